@@ -1,0 +1,45 @@
+# Two commands set up everything: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Starts the embedded PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, then runs the command.
+WITH_SERVICES := $(BIN)/python -m registry_project.bootstrap exec --
+
+.PHONY: run test install migrate admin lock schema sync bench-mirror bench-api clean
+
+$(BIN)/.installed: requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(WITH_SERVICES) $(BIN)/python manage.py migrate --no-input
+
+admin: migrate
+	$(WITH_SERVICES) $(BIN)/python manage.py ensure_admin
+
+run: admin
+	$(WITH_SERVICES) $(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@echo "Admin:   http://127.0.0.1:$${PORT:-8000}/admin/"
+	@echo "Catalog: http://127.0.0.1:$${PORT:-8000}/"
+	@echo "API:     http://127.0.0.1:$${PORT:-8000}/v0.1/servers"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) honcho start
+
+test: install
+	$(WITH_SERVICES) $(BIN)/pytest $(PYTEST_ARGS)
+
+sync: migrate
+	$(WITH_SERVICES) $(BIN)/python manage.py mirror_sync
+
+schema: install
+	$(WITH_SERVICES) $(BIN)/python manage.py spectacular --file schema.yaml
+
+lock:
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) staticfiles

@@ -1,0 +1,113 @@
+"""Typed, strict readers for settings from the environment.
+
+Every reader fails at start with an ImproperlyConfigured that names the variable,
+so a typo in a deployment never turns into a silently wrong default. Each also
+accepts `<NAME>_FILE`, a path whose contents hold the value (Docker/K8s secrets).
+"""
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {file_path!r}: {exc.strerror}") from exc
+    return os.environ.get(name, default)
+
+
+def env_required(name: str, hint: str) -> str:
+    value = env_str(name)
+    if not value:
+        raise ImproperlyConfigured(f"{name} is not set. {hint}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false, 1/0, yes/no, on/off), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_duration(name: str, default: timedelta) -> timedelta:
+    """Seconds, or a number with a unit: `90`, `90s`, `15m`, `1h`, `1d`."""
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return default
+    match = _DURATION.match(raw.lower())
+    if not match or int(match.group(1)) == 0:
+        raise ImproperlyConfigured(f"{name} must be a positive duration such as 3600, 15m, 1h or 1d, got {raw!r}")
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (env_str(name) or default).strip()
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_http_url(name: str, default: str) -> str:
+    raw = (env_str(name) or default).strip()
+    if not re.match(r"^https?://[^\s/]+", raw):
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def env_database(name: str) -> dict:
+    raw = env_required(name, "Run through `make run` / `make test` (which start an embedded PostgreSQL), "
+                             "or set it to postgres://USER:PASSWORD@HOST:PORT/NAME.")
+    try:
+        config = environ.Env.db_url_config(raw)
+    except Exception as exc:  # django-environ raises several types for garbage
+        raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{name} must point to PostgreSQL (postgres://…), got {raw.split(':', 1)[0]!r}")
+    return config
+
+
+def env_redis_url(name: str) -> str:
+    raw = env_required(name, "Run through `make run` / `make test` (which start an embedded Redis), "
+                             "or set it to redis://HOST:PORT/DB.")
+    if not re.match(r"^rediss?://", raw):
+        raise ImproperlyConfigured(f"{name} must be a redis:// or rediss:// URL, got {raw!r}")
+    return raw
