@@ -9,6 +9,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -102,6 +103,8 @@ def env_database(name: str) -> dict:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
     if config.get("ENGINE") != "django.db.backends.postgresql":
         raise ImproperlyConfigured(f"{name} must point to PostgreSQL (postgres://…), got {raw.split(':', 1)[0]!r}")
+    # libpq's URI form percent-encodes a Unix socket directory as the host (%2Fpath%2Fto%2Fdir).
+    config["HOST"] = unquote(config["HOST"])
     return config
 
 
