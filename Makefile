@@ -8,9 +8,9 @@ WITH_SERVICES := $(BIN)/python -m registry_project.bootstrap exec --
 
 .PHONY: run test install migrate admin lock schema sync bench-mirror bench-api clean
 
-$(BIN)/.installed: requirements.lock
+$(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $@
 
 install: $(BIN)/.installed
@@ -21,6 +21,8 @@ migrate: install
 admin: migrate
 	$(WITH_SERVICES) $(BIN)/python manage.py ensure_admin
 
+# `make run` serves plain http on 127.0.0.1, where Secure cookies would block the admin login.
+run: export DJANGO_SECURE_COOKIES ?= false
 run: admin
 	$(WITH_SERVICES) $(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@echo "Admin:   http://127.0.0.1:$${PORT:-8000}/admin/"
@@ -39,7 +41,8 @@ schema: install
 
 lock:
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) staticfiles
