@@ -45,8 +45,32 @@ class AuditAction(models.TextChoices):
     POLICY_CREATED = "policy_created", "Policy rule created"
     POLICY_UPDATED = "policy_updated", "Policy rule updated"
     POLICY_DELETED = "policy_deleted", "Policy rule deleted"
+    POLICY_MATCHED = "policy_matched", "Policy rule left it pending"
     SERVER_DISCOVERED = "server_discovered", "Server discovered"
     VERSION_DISCOVERED = "version_discovered", "Version discovered"
     UPSTREAM_STATUS_CHANGED = "upstream_status_changed", "Upstream status changed"
     MISSING_UPSTREAM = "missing_upstream", "Missing upstream"
     REAPPEARED_UPSTREAM = "reappeared_upstream", "Reappeared upstream"
+
+
+SERVER_DECISION_ACTIONS = {
+    CurationState.APPROVED: AuditAction.SERVER_APPROVED,
+    CurationState.BLOCKED: AuditAction.SERVER_BLOCKED,
+    CurationState.PENDING: AuditAction.SERVER_RESET,
+}
+
+VERSION_DECISION_ACTIONS = {
+    CurationState.APPROVED: AuditAction.VERSION_APPROVED,
+    CurationState.BLOCKED: AuditAction.VERSION_BLOCKED,
+    CurationState.PENDING: AuditAction.VERSION_RESET,
+}
+
+# What a matching policy rule does to a discovered server or version.
+POLICY_EFFECT_STATES = {
+    PolicyEffect.APPROVE: CurationState.APPROVED,
+    PolicyEffect.BLOCK: CurationState.BLOCKED,
+    PolicyEffect.PENDING: CurationState.PENDING,
+}
+
+# At equal priority the more restrictive rule wins: block, then leave pending, then approve.
+POLICY_EFFECT_PRECEDENCE = {PolicyEffect.BLOCK: 0, PolicyEffect.PENDING: 1, PolicyEffect.APPROVE: 2}

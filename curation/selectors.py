@@ -1,8 +1,13 @@
-from django.db.models import Q, QuerySet
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
 
 from curation.choices import CurationState, VersionPolicy
+from curation.models import AuditEvent, ServerCuration, VersionCuration
 from mirror.choices import UpstreamStatus
-from mirror.models import ServerVersion
+from mirror.models import Server, ServerVersion
 
 
 def served_rule() -> Q:
@@ -22,3 +27,108 @@ def served_rule() -> Q:
 
 def served_versions() -> QuerySet[ServerVersion]:
     return ServerVersion.objects.filter(served_rule())
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """What waits for a curator: pending servers, and pending versions of `reviewed` servers."""
+
+    servers: QuerySet[ServerCuration]
+    versions: QuerySet[VersionCuration]
+
+    def __len__(self):
+        return self.servers.count() + self.versions.count()
+
+
+def review_queue() -> ReviewQueue:
+    """Newest first (by when the mirror first saw them)."""
+    return ReviewQueue(
+        servers=ServerCuration.objects.filter(state=CurationState.PENDING)
+        .select_related("server", "server__latest_version").order_by("-server__first_seen_at", "-pk"),
+        versions=VersionCuration.objects.filter(
+            state=CurationState.PENDING, version__server__curation__version_policy=VersionPolicy.REVIEWED,
+        ).select_related("version", "version__server", "version__server__curation")
+        .defer("version__server_json", "version__document")
+        .order_by("-version__first_seen_at", "-pk"),
+    )
+
+
+def curation_counts() -> dict[str, int]:
+    """Servers by state (servers without a curation row count as pending), and the review queue length."""
+    by_state = dict(ServerCuration.objects.order_by().values_list("state").annotate(count=Count("pk")))
+    uncurated = Server.objects.filter(curation__isnull=True).count()
+    queue = review_queue()
+    counts = {state: by_state.get(state, 0) for state in CurationState.values}
+    counts[CurationState.PENDING] += uncurated
+    counts["pending_versions"] = queue.versions.count()
+    counts["queue"] = counts[CurationState.PENDING] + counts["pending_versions"]
+    counts["servers"] = sum(by_state.values()) + uncurated
+    return counts
+
+
+def audit_events(*, since: datetime | None = None, until: datetime | None = None, server_name: str = "",
+                 action: str = "", actor_name: str = "", source: str = "") -> QuerySet[AuditEvent]:
+    """Audit events in time order (oldest first, as an export reads them), filtered by what is given."""
+    events = AuditEvent.objects.order_by("at", "id")
+    if since:
+        events = events.filter(at__gte=since)
+    if until:
+        events = events.filter(at__lt=until)
+    if server_name:
+        events = events.filter(server_name=server_name)
+    if action:
+        events = events.filter(action=action)
+    if actor_name:
+        events = events.filter(actor_name=actor_name)
+    if source:
+        events = events.filter(source=source)
+    return events
+
+
+def recent_audit_events(limit: int = 10) -> list[AuditEvent]:
+    return list(AuditEvent.objects.order_by("-at", "-id")[:limit])
+
+
+GLOB_CHARACTERS = re.compile(r"[*?\[]")
+
+
+def is_glob(name: str) -> bool:
+    return bool(GLOB_CHARACTERS.search(name))
+
+
+def glob_to_regex(pattern: str) -> str:
+    """An `fnmatch.fnmatchcase` glob as an anchored PostgreSQL regular expression."""
+    parts, i = ["^"], 0
+    while i < len(pattern):
+        char = pattern[i]
+        i += 1
+        if char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        elif char == "[":
+            end = i
+            if end < len(pattern) and pattern[end] == "!":
+                end += 1
+            if end < len(pattern) and pattern[end] == "]":
+                end += 1
+            end = pattern.find("]", end)
+            if end == -1:
+                parts.append(r"\[")
+                continue
+            body = pattern[i:end].replace("\\", "\\\\")
+            i = end + 1
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            elif body.startswith(("^", "[")):
+                body = "\\" + body
+            parts.append(f"[{body}]")
+        else:
+            parts.append(re.escape(char))
+    parts.append("$")
+    return "".join(parts)
+
+
+def servers_matching(glob: str) -> QuerySet[Server]:
+    """Servers whose name matches the glob exactly as `fnmatch.fnmatchcase` would, filtered in SQL."""
+    return Server.objects.filter(name__regex=glob_to_regex(glob))

@@ -1,20 +1,475 @@
-from collections import defaultdict
-from typing import Iterable
+"""Every curation write: decisions, version policies, org `_meta`, policy rules, sync effects.
 
-from django.db import transaction
+Each service locks the server's `ServerCuration` row first (SELECT … FOR UPDATE, in primary-key
+order when there are several), so concurrent curators and the sync take turns per server: the
+second one re-reads the state the first one left, no audit event is lost, and the served
+projection (`listing_refresh`) is always computed from committed decisions. The row, its audit
+event and the projection change in one transaction.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from curation.choices import CurationState
-from curation.models import Listing
+from curation.choices import (
+    ALLOWED_TRANSITIONS,
+    POLICY_EFFECT_STATES,
+    SERVER_DECISION_ACTIONS,
+    VERSION_DECISION_ACTIONS,
+    AuditAction,
+    AuditSource,
+    CurationState,
+    PolicyEffect,
+    VersionPolicy,
+)
+from curation.meta import REGISTRY_FACT_KEYS, meta_validate
+from curation.models import AuditEvent, Listing, Policy, ServerCuration, VersionCuration
+from curation.policies import policies_enabled, policy_first_match
 from curation.selectors import served_versions
-from mirror.models import ServerVersion
+from mirror.choices import UpstreamEventKind
+from mirror.models import Server, ServerVersion, UpstreamEvent
 from mirror.versioning import pick_latest
 
+BATCH_SIZE = 1000
+SYNC_ACTOR = "sync"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the user (kept as a nullable FK) and the name recorded beside it."""
+
+    user: object
+    name: str
+
+    @classmethod
+    def of(cls, actor, actor_name, source) -> "Actor":
+        user = actor if getattr(actor, "pk", None) else None
+        return cls(user=user, name=actor_name or (user.get_username() if user else str(source)))
+
+
+def _event(*, actor: Actor, source, action, server_name="", version="", before=None, after=None, reason="",
+           at=None) -> AuditEvent:
+    return AuditEvent(
+        at=at or timezone.now(), actor=actor.user, actor_name=actor.name, source=source, action=action,
+        server_name=server_name, version=version, before=before, after=after, reason=reason or "",
+    )
+
+
+def _check_transition(old: str, new: str) -> None:
+    if new not in ALLOWED_TRANSITIONS.get(old, ()):
+        raise ValidationError("Cannot move from %(old)s to %(new)s.", code="invalid_transition",
+                              params={"old": old, "new": new})
+
+
+def _server_ids(servers) -> list[int]:
+    if isinstance(servers, QuerySet):
+        return list(servers.order_by().values_list("pk", flat=True))
+    return [server.pk for server in servers]
+
+
+def _server_curations_lock(server_ids: Iterable[int]) -> dict[int, ServerCuration]:
+    """Lock (creating any missing, as pending) the curation rows of these servers, in pk order."""
+    ids = sorted(set(server_ids))
+    if not ids:
+        return {}
+    existing = set(ServerCuration.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    ServerCuration.objects.bulk_create(
+        [ServerCuration(server_id=pk, version_policy=settings.REGISTRY_DEFAULT_VERSION_POLICY)
+         for pk in ids if pk not in existing],
+        batch_size=BATCH_SIZE, ignore_conflicts=True,
+    )
+    locked = (ServerCuration.objects.select_for_update(of=("self",)).select_related("server")
+              .filter(pk__in=ids).order_by("pk"))
+    return {curation.pk: curation for curation in locked}
+
+
+def _version_curations_ensure(*, server_ids=(), version_ids=()) -> None:
+    """Create the missing (pending) curation rows of these servers' versions, or of these versions."""
+    missing = ServerVersion.objects.filter(curation__isnull=True)
+    missing = missing.filter(server_id__in=server_ids) if server_ids else missing.filter(pk__in=version_ids)
+    VersionCuration.objects.bulk_create(
+        [VersionCuration(version_id=pk) for pk in missing.values_list("pk", flat=True)],
+        batch_size=BATCH_SIZE, ignore_conflicts=True,
+    )
+
+
+def _version_curations_lock(version_ids: Iterable[int]) -> dict[int, VersionCuration]:
+    ids = sorted(set(version_ids))
+    _version_curations_ensure(version_ids=ids)
+    locked = (VersionCuration.objects.select_for_update(of=("self",)).select_related("version__server")
+              .filter(pk__in=ids).order_by("pk"))
+    return {curation.pk: curation for curation in locked}
+
+
+def _decision_set(curation, *, state, reason, actor: Actor, at) -> None:
+    curation.state, curation.reason = state, reason or ""
+    curation.decided_by, curation.decided_by_name, curation.decided_at = actor.user, actor.name, at
+
+
+DECISION_FIELDS = ["state", "reason", "decided_by", "decided_by_name", "decided_at"]
+
+
+def _pending_versions_approve(decisions: dict[int, tuple[Actor, str]], *, source, at) -> list[AuditEvent]:
+    """Approve the pending versions of these servers, each with its own event: {server_id: (actor, reason)}."""
+    if not decisions:
+        return []
+    _version_curations_ensure(server_ids=list(decisions))
+    pending = list(
+        VersionCuration.objects.select_for_update(of=("self",)).select_related("version__server")
+        .filter(version__server_id__in=list(decisions), state=CurationState.PENDING).order_by("pk")
+    )
+    events, groups = [], defaultdict(list)
+    for curation in pending:
+        actor, reason = decisions[curation.version.server_id]
+        groups[(actor, reason)].append(curation.pk)
+        events.append(_event(
+            actor=actor, source=source, action=AuditAction.VERSION_APPROVED, at=at,
+            server_name=curation.version.server.name, version=curation.version.version,
+            before={"state": CurationState.PENDING}, after={"state": CurationState.APPROVED}, reason=reason,
+        ))
+    # One UPDATE per distinct decision (one for a curator's bulk action, at most one per rule in a sync page).
+    for (actor, reason), pks in groups.items():
+        VersionCuration.objects.filter(pk__in=pks).update(
+            state=CurationState.APPROVED, reason=reason or "", decided_by=actor.user, decided_by_name=actor.name,
+            decided_at=at,
+        )
+    return events
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+def _server_decide(*, server: Server, state, reason, actor, actor_name, source) -> bool:
+    return servers_decide_bulk(servers=[server], state=state, reason=reason, actor=actor, actor_name=actor_name,
+                               source=source) > 0
+
+
+def server_approve(*, server: Server, reason: str, actor=None, actor_name=None, source) -> bool:
+    """Approve a server; under `reviewed`, also approve each of its versions that is pending now."""
+    return _server_decide(server=server, state=CurationState.APPROVED, reason=reason, actor=actor,
+                          actor_name=actor_name, source=source)
+
+
+def server_block(*, server: Server, reason: str, actor=None, actor_name=None, source) -> bool:
+    return _server_decide(server=server, state=CurationState.BLOCKED, reason=reason, actor=actor,
+                          actor_name=actor_name, source=source)
+
+
+def server_reset(*, server: Server, reason: str, actor=None, actor_name=None, source) -> bool:
+    return _server_decide(server=server, state=CurationState.PENDING, reason=reason, actor=actor,
+                          actor_name=actor_name, source=source)
+
+
+@transaction.atomic
+def servers_decide_bulk(*, servers, state, reason: str, actor=None, actor_name=None, source) -> int:
+    """Set these servers' state: one audit event per server that changed, one projection refresh.
+
+    Set-based whatever the number of servers: a constant number of queries per 1,000 rows.
+    """
+    state = CurationState(state)
+    acting = Actor.of(actor, actor_name, source)
+    now = timezone.now()
+    curations = _server_curations_lock(_server_ids(servers))
+    changing = [curation for curation in curations.values() if curation.state != state]
+    for curation in changing:
+        _check_transition(curation.state, state)
+    if not changing:
+        return 0
+    events = []
+    for curation in changing:
+        events.append(_event(
+            actor=acting, source=source, action=SERVER_DECISION_ACTIONS[state], at=now,
+            server_name=curation.server.name, before={"state": curation.state}, after={"state": state},
+            reason=reason,
+        ))
+    changed_ids = [curation.pk for curation in changing]
+    ServerCuration.objects.filter(pk__in=changed_ids).update(
+        state=state, reason=reason or "", decided_by=acting.user, decided_by_name=acting.name, decided_at=now,
+    )
+    if state == CurationState.APPROVED:
+        reviewed = [c.pk for c in changing if c.version_policy == VersionPolicy.REVIEWED]
+        events += _pending_versions_approve({pk: (acting, reason) for pk in reviewed}, source=source, at=now)
+    AuditEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+    listing_refresh(server_ids=changed_ids)
+    return len(changing)
+
+
+@transaction.atomic
+def _version_decide(*, version: ServerVersion, state, reason, actor, actor_name, source) -> bool:
+    acting = Actor.of(actor, actor_name, source)
+    _server_curations_lock([version.server_id])
+    curation = _version_curations_lock([version.pk])[version.pk]
+    if curation.state == state:
+        return False
+    _check_transition(curation.state, state)
+    now = timezone.now()
+    event = _event(
+        actor=acting, source=source, action=VERSION_DECISION_ACTIONS[state], at=now,
+        server_name=curation.version.server.name, version=curation.version.version,
+        before={"state": curation.state}, after={"state": state}, reason=reason,
+    )
+    _decision_set(curation, state=state, reason=reason, actor=acting, at=now)
+    curation.save(update_fields=DECISION_FIELDS)
+    event.save()
+    listing_refresh(server_ids=[version.server_id])
+    return True
+
+
+def version_approve(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source) -> bool:
+    return _version_decide(version=version, state=CurationState.APPROVED, reason=reason, actor=actor,
+                           actor_name=actor_name, source=source)
+
+
+def version_block(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source) -> bool:
+    return _version_decide(version=version, state=CurationState.BLOCKED, reason=reason, actor=actor,
+                           actor_name=actor_name, source=source)
+
+
+def version_reset(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source) -> bool:
+    return _version_decide(version=version, state=CurationState.PENDING, reason=reason, actor=actor,
+                           actor_name=actor_name, source=source)
+
+
+@transaction.atomic
+def server_set_version_policy(*, server: Server, policy, reason: str, actor=None, actor_name=None, source) -> bool:
+    """Change which versions of the server are admitted.
+
+    Switching an approved server to `reviewed` approves the versions pending at that moment (each
+    with its own event), exactly as approving it under `reviewed` would: what is served today stays
+    served, and only versions discovered from now on wait for review.
+    """
+    if policy not in VersionPolicy.values:
+        raise ValidationError("Unknown version policy %(policy)r: use one of %(choices)s.", code="invalid_policy",
+                              params={"policy": policy, "choices": ", ".join(VersionPolicy.values)})
+    acting = Actor.of(actor, actor_name, source)
+    curation = _server_curations_lock([server.pk])[server.pk]
+    if curation.version_policy == policy:
+        return False
+    now = timezone.now()
+    events = [_event(
+        actor=acting, source=source, action=AuditAction.VERSION_POLICY_CHANGED, at=now, server_name=server.name,
+        before={"version_policy": curation.version_policy}, after={"version_policy": policy}, reason=reason,
+    )]
+    curation.version_policy = policy
+    curation.save(update_fields=["version_policy"])
+    if policy == VersionPolicy.REVIEWED and curation.state == CurationState.APPROVED:
+        events += _pending_versions_approve({server.pk: (acting, reason)}, source=source, at=now)
+    AuditEvent.objects.bulk_create(events)
+    listing_refresh(server_ids=[server.pk])
+    return True
+
+
+# --- organisation metadata --------------------------------------------------------------------
+
+@transaction.atomic
+def meta_update(*, server: Server, version: ServerVersion | None = None, meta, actor=None, actor_name=None,
+                source) -> bool:
+    """Replace the org `_meta` object of a server (or of one of its versions); ValidationError if refused."""
+    meta = meta_validate(meta)
+    if version is not None and version.server_id != server.pk:
+        raise ValidationError("Version %(version)s does not belong to %(server)s.", code="wrong_server",
+                              params={"version": version.version, "server": server.name})
+    acting = Actor.of(actor, actor_name, source)
+    curation = _server_curations_lock([server.pk])[server.pk]
+    if version is not None:
+        curation = _version_curations_lock([version.pk])[version.pk]
+    if curation.meta == meta:
+        return False
+    AuditEvent.objects.create(
+        at=timezone.now(), actor=acting.user, actor_name=acting.name, source=source,
+        action=AuditAction.META_UPDATED, server_name=server.name, version=version.version if version else "",
+        before=curation.meta, after=meta,
+    )
+    curation.meta = meta
+    curation.save(update_fields=["meta"])
+    listing_refresh(server_ids=[server.pk])
+    return True
+
+
+# --- policy rules -----------------------------------------------------------------------------
+
+POLICY_AUDIT_FIELDS = ["name", "priority", "enabled", "effect", "name_glob", "registry_type", "identifier_glob",
+                       "remote_host"]
+
+
+def _policy_fields(policy: Policy) -> dict:
+    return model_to_dict(policy, fields=POLICY_AUDIT_FIELDS)
+
+
+@transaction.atomic
+def policy_save(*, policy: Policy, actor=None, actor_name=None, source) -> Policy:
+    """Create or update a rule; the audit event holds the fields before and after."""
+    policy.full_clean()
+    acting = Actor.of(actor, actor_name, source)
+    stored = Policy.objects.select_for_update().filter(pk=policy.pk).first() if policy.pk else None
+    before = _policy_fields(stored) if stored else None
+    policy.save()
+    after = _policy_fields(policy)
+    if before != after:
+        AuditEvent.objects.create(
+            actor=acting.user, actor_name=acting.name, source=source,
+            action=AuditAction.POLICY_UPDATED if stored else AuditAction.POLICY_CREATED,
+            before=before, after=after, reason=f"Policy rule “{policy.name}”",
+        )
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, policy: Policy, actor=None, actor_name=None, source) -> None:
+    acting = Actor.of(actor, actor_name, source)
+    stored = Policy.objects.select_for_update().filter(pk=policy.pk).first()
+    if stored is None:
+        return
+    AuditEvent.objects.create(
+        actor=acting.user, actor_name=acting.name, source=source, action=AuditAction.POLICY_DELETED,
+        before=_policy_fields(stored), after=None, reason=f"Policy rule “{stored.name}”",
+    )
+    stored.delete()
+
+
+# --- what the sync saw ------------------------------------------------------------------------
+
+UPSTREAM_EVENT_ACTIONS = {
+    UpstreamEventKind.SERVER_DISCOVERED: AuditAction.SERVER_DISCOVERED,
+    UpstreamEventKind.VERSION_DISCOVERED: AuditAction.VERSION_DISCOVERED,
+    UpstreamEventKind.STATUS_CHANGED: AuditAction.UPSTREAM_STATUS_CHANGED,
+    UpstreamEventKind.MISSING_UPSTREAM: AuditAction.MISSING_UPSTREAM,
+    UpstreamEventKind.REAPPEARED_UPSTREAM: AuditAction.REAPPEARED_UPSTREAM,
+}
+
+
+def _upstream_audit_event(event: UpstreamEvent, *, server_name: str, version: str, actor: Actor) -> AuditEvent:
+    before = {"status": event.old_status} if event.old_status else None
+    after = {"status": event.new_status} if event.new_status else None
+    if after is not None and event.upstream_at:
+        after["upstreamAt"] = event.upstream_at.isoformat()
+    return _event(
+        actor=actor, source=AuditSource.SYNC, action=UPSTREAM_EVENT_ACTIONS[event.kind], at=event.recorded_at,
+        server_name=server_name, version=version, before=before, after=after, reason=event.status_message,
+    )
+
+
+def _policy_actor(rule: Policy) -> tuple[Actor, str]:
+    return Actor(user=None, name=f"policy:{rule.name}"), f"Matched policy rule “{rule.name}”"
+
+
+@transaction.atomic
+def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[int]) -> None:
+    """Curation's side of one sync page: audit what upstream did, apply policy rules, refresh the projection.
+
+    New servers start pending under REGISTRY_DEFAULT_VERSION_POLICY (as do servers mirrored before
+    curation existed). A matching rule decides a new server; under `reviewed` an approve also
+    approves its versions present now. A new version of an existing server gets the rule's effect
+    at version level: block always (a compromised release); approve and leave-pending only under
+    `reviewed`, the only policy where a version's own approval changes what is served.
+    A constant number of queries per page, whatever its size.
+    """
+    touched = set(server_ids) | {event.server_id for event in events}
+    if not touched:
+        return
+    now = timezone.now()
+    sync_actor = Actor(user=None, name=SYNC_ACTOR)
+    curations = _server_curations_lock(touched)
+    _version_curations_ensure(server_ids=list(touched))
+    version_ids = {event.version_id for event in events if event.version_id}
+    versions = {version.pk: version for version in ServerVersion.objects.filter(pk__in=version_ids)
+                .only("id", "server_id", "version", "document")}
+
+    audit = []
+    for event in events:
+        version = versions.get(event.version_id)
+        audit.append(_upstream_audit_event(event, server_name=curations[event.server_id].server.name,
+                                           version=version.version if version else "", actor=sync_actor))
+
+    discovered_servers = {e.server_id: e for e in events if e.kind == UpstreamEventKind.SERVER_DISCOVERED}
+    discovered_versions = [e for e in events if e.kind == UpstreamEventKind.VERSION_DISCOVERED
+                           and e.server_id not in discovered_servers and e.version_id in versions]
+    if discovered_servers or discovered_versions:
+        rules = policies_enabled()
+        if rules:
+            audit += _servers_policy_apply(discovered_servers, curations, versions, rules, now)
+            audit += _versions_policy_apply(discovered_versions, curations, versions, rules, now)
+
+    AuditEvent.objects.bulk_create(audit, batch_size=BATCH_SIZE)
+    listing_refresh(server_ids=touched)
+
+
+def _servers_policy_apply(discovered: dict[int, UpstreamEvent], curations, versions, rules, now) -> list[AuditEvent]:
+    documents = {server_id: versions[event.version_id].document
+                 for server_id, event in discovered.items() if event.version_id in versions}
+    undocumented = set(discovered) - set(documents)
+    if undocumented:
+        for version in ServerVersion.objects.filter(server_id__in=undocumented).only("server_id", "document"):
+            documents.setdefault(version.server_id, version.document)
+    audit, decided, approve_versions = [], [], {}
+    for server_id in discovered:
+        curation = curations[server_id]
+        rule = policy_first_match(rules, documents.get(server_id, {"name": curation.server.name}))
+        if rule is None or curation.state != CurationState.PENDING:
+            continue
+        actor, reason = _policy_actor(rule)
+        state = POLICY_EFFECT_STATES[rule.effect]
+        if state == CurationState.PENDING:
+            audit.append(_event(actor=actor, source=AuditSource.SYNC, action=AuditAction.POLICY_MATCHED, at=now,
+                                server_name=curation.server.name, after={"state": state}, reason=reason))
+            continue
+        audit.append(_event(actor=actor, source=AuditSource.SYNC, action=SERVER_DECISION_ACTIONS[state], at=now,
+                            server_name=curation.server.name, before={"state": curation.state},
+                            after={"state": state}, reason=reason))
+        _decision_set(curation, state=state, reason=reason, actor=actor, at=now)
+        decided.append(curation)
+        if state == CurationState.APPROVED and curation.version_policy == VersionPolicy.REVIEWED:
+            approve_versions[server_id] = (actor, reason)
+    ServerCuration.objects.bulk_update(decided, DECISION_FIELDS, batch_size=BATCH_SIZE)
+    return audit + _pending_versions_approve(approve_versions, source=AuditSource.SYNC, at=now)
+
+
+def _versions_policy_apply(discovered: list[UpstreamEvent], curations, versions, rules, now) -> list[AuditEvent]:
+    matches = {}
+    for event in discovered:
+        reviewed = curations[event.server_id].version_policy == VersionPolicy.REVIEWED
+        rule = policy_first_match(rules, versions[event.version_id].document)
+        if rule is not None and (rule.effect == PolicyEffect.BLOCK or reviewed):
+            matches[event.version_id] = rule
+    if not matches:
+        return []
+    audit, decided = [], []
+    for version_id, curation in _version_curations_lock(matches).items():
+        rule = matches[version_id]
+        actor, reason = _policy_actor(rule)
+        state = POLICY_EFFECT_STATES[rule.effect]
+        server_name, version = curation.version.server.name, curation.version.version
+        if state == CurationState.PENDING or curation.state != CurationState.PENDING:
+            if state == CurationState.PENDING:
+                audit.append(_event(actor=actor, source=AuditSource.SYNC, action=AuditAction.POLICY_MATCHED, at=now,
+                                    server_name=server_name, version=version, after={"state": state},
+                                    reason=reason))
+            continue
+        audit.append(_event(actor=actor, source=AuditSource.SYNC, action=VERSION_DECISION_ACTIONS[state], at=now,
+                            server_name=server_name, version=version, before={"state": curation.state},
+                            after={"state": state}, reason=reason))
+        _decision_set(curation, state=state, reason=reason, actor=actor, at=now)
+        decided.append(curation)
+    VersionCuration.objects.bulk_update(decided, DECISION_FIELDS, batch_size=BATCH_SIZE)
+    return audit
+
+
+# --- the served projection --------------------------------------------------------------------
 
 def _org_meta(version: ServerVersion) -> dict:
+    """Curator metadata (version keys over server keys), then the registry's facts, which always win."""
     server_curation = getattr(version.server, "curation", None)
     version_curation = getattr(version, "curation", None)
     meta = {**(server_curation.meta if server_curation else {}), **(version_curation.meta if version_curation else {})}
+    for key in REGISTRY_FACT_KEYS:
+        meta.pop(key, None)
     state = server_curation.state if server_curation else CurationState.PENDING
     meta["curationState"] = state
     if version_curation and version_curation.state != CurationState.PENDING:
@@ -73,8 +528,28 @@ def listing_refresh(*, server_ids: Iterable[int]) -> int:
         listing.is_served, listing.is_latest, listing.org_meta, listing.updated_at = is_served, is_latest, org_meta, now
         to_update.append(listing)
 
-    Listing.objects.bulk_create(to_create, batch_size=1000)
-    Listing.objects.bulk_update(
-        to_update, ["is_served", "is_latest", "org_meta", "updated_at", "withdrawn_at"], batch_size=1000
-    )
+    Listing.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+    _listings_update(to_update)
     return len(to_create) + len(to_update)
+
+
+LISTING_UPDATE_SQL = """
+UPDATE curation_listing AS listing
+SET is_served = new.is_served, is_latest = new.is_latest, org_meta = new.org_meta, updated_at = new.updated_at,
+    withdrawn_at = new.withdrawn_at
+FROM (VALUES {rows}) AS new (version_id, is_served, is_latest, org_meta, updated_at, withdrawn_at)
+WHERE listing.version_id = new.version_id
+"""
+LISTING_UPDATE_ROW = "(%s::bigint, %s::boolean, %s::boolean, %s::jsonb, %s::timestamptz, %s::timestamptz)"
+
+
+def _listings_update(listings: list[Listing]) -> None:
+    """Write many listings with one UPDATE … FROM (VALUES …) per batch: linear, where bulk_update's CASE is not."""
+    with connection.cursor() as cursor:
+        for start in range(0, len(listings), BATCH_SIZE):
+            batch = listings[start:start + BATCH_SIZE]
+            params = []
+            for listing in batch:
+                params += [listing.version_id, listing.is_served, listing.is_latest, json.dumps(listing.org_meta),
+                           listing.updated_at, listing.withdrawn_at]
+            cursor.execute(LISTING_UPDATE_SQL.format(rows=", ".join([LISTING_UPDATE_ROW] * len(batch))), params)

@@ -99,3 +99,17 @@ class UpstreamEvent(models.Model):
     class Meta:
         ordering = ["-recorded_at", "-id"]
         indexes = [models.Index(fields=["kind", "recorded_at"])]
+
+
+class SchemaDocument(models.Model):
+    """An official server.json JSON Schema, fetched once and kept so later runs need no network."""
+
+    url = models.CharField(max_length=500, unique=True)
+    body = models.TextField()
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self):
+        return self.url

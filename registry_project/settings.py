@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so CORS and problem+json cover every /v0.1 and /v0 response, redirects included.
+    "api.middleware.RegistryApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,6 +118,15 @@ MIRROR_PAGE_SIZE = env_int("MIRROR_PAGE_SIZE", 100, minimum=1)
 MIRROR_MAX_PAGES = env_int("MIRROR_MAX_PAGES", 5000, minimum=1)
 MIRROR_HTTP_TIMEOUT = env_int("MIRROR_HTTP_TIMEOUT", 30, minimum=1)
 MIRROR_RETRY_ATTEMPTS = env_int("MIRROR_RETRY_ATTEMPTS", 5, minimum=1)
+# The longest Retry-After the sync will honour; a larger one is cut to this.
+MIRROR_RETRY_MAX_WAIT = env_duration("MIRROR_RETRY_MAX_WAIT", timedelta(minutes=2))
+# The official server.json schema for entries without `$schema`. Entries naming another official
+# schema (under https://static.modelcontextprotocol.io/schemas/) are checked against that one.
+MIRROR_SERVER_SCHEMA_URL = env_http_url(
+    "MIRROR_SERVER_SCHEMA_URL", "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
+)
+# Celery soft time limit of one sync (the hard limit is one minute later).
+MIRROR_SYNC_TIME_LIMIT = env_duration("MIRROR_SYNC_TIME_LIMIT", timedelta(minutes=55))
 
 # --- Curation -------------------------------------------------------------
 REGISTRY_META_NAMESPACE = env_str("REGISTRY_META_NAMESPACE", "com.example.registry/curation")
@@ -124,18 +135,32 @@ REGISTRY_DEFAULT_VERSION_POLICY = env_choice("REGISTRY_DEFAULT_VERSION_POLICY", 
 
 # --- API ------------------------------------------------------------------
 REGISTRY_CACHE_MAX_AGE = env_int("REGISTRY_CACHE_MAX_AGE", 30, minimum=0)
+# What GET /v0.1/version reports (set by the image build).
+REGISTRY_VERSION = env_str("REGISTRY_VERSION", "dev")
+REGISTRY_GIT_COMMIT = env_str("REGISTRY_GIT_COMMIT", "unknown")
+REGISTRY_BUILD_TIME = env_str("REGISTRY_BUILD_TIME", "unknown")
+# Base URL of swagger-ui-dist for /docs; empty serves an offline HTML reference instead (no CDN needed).
+REGISTRY_SWAGGER_UI_DIST = env_str("REGISTRY_SWAGGER_UI_DIST", "").rstrip("/")
+# The base URL clients are told to use (catalog "How to connect"); by default built from each request.
+REGISTRY_PUBLIC_URL = env_http_url("REGISTRY_PUBLIC_URL", "http://unset") if env_str("REGISTRY_PUBLIC_URL") else None
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Internal MCP Registry API",
     "DESCRIPTION": "The official MCP Registry `/v0.1` API, serving only the servers this company approved.",
     "VERSION": "2025-12-01",
     "SERVE_INCLUDE_SCHEMA": False,
+    "OAS_VERSION": "3.1.0",
+    "PREPROCESSING_HOOKS": ["api.schema.describe_v01_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_registry_components"],
+    "SWAGGER_UI_DIST": REGISTRY_SWAGGER_UI_DIST,
+    "SWAGGER_UI_FAVICON_HREF": f"{REGISTRY_SWAGGER_UI_DIST}/favicon-32x32.png",
 }
 
 # --- Celery ---------------------------------------------------------------

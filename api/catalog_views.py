@@ -1,0 +1,313 @@
+"""The employee catalog (server-rendered pages) and the client-config API extension."""
+
+import json
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.core.handlers.wsgi import get_script_name
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.catalog_selectors import catalog_server_versions, catalog_servers, served_listing
+from api.client_config import CLIENTS, ClientConfigError, client_config_build, config_sources, default_source
+from api.errors import Problem, ServerNotFound, query_error
+
+PAGE_SIZE = 24
+MAX_SEARCH_LENGTH = 200
+# Keys the registry itself writes into org_meta; the rest are curators' metadata.
+REGISTRY_META_KEYS = {"curationState", "versionCurationState", "approvedBy", "approvedAt"}
+TEAM_KEYS = ("owningTeam", "owner", "team")
+CLASSIFICATION_KEYS = ("dataClassification", "classification")
+
+
+def registry_base_url(request) -> str:
+    """What clients are given: scheme, host and any path prefix, never `/v0.1`, no trailing slash."""
+    if settings.REGISTRY_PUBLIC_URL:
+        return settings.REGISTRY_PUBLIC_URL.rstrip("/")
+    return request.build_absolute_uri(get_script_name(request.META).rstrip("/") + "/").rstrip("/")
+
+
+def catalog_list(request):
+    search = request.GET.get("q", "")[:MAX_SEARCH_LENGTH].strip()
+    page = Paginator(catalog_servers(search=search), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "catalog/list.html", {
+        "page": page,
+        "cards": [_card(listing) for listing in page.object_list],
+        "search": search,
+    })
+
+
+def catalog_detail(request, name):
+    versions = catalog_server_versions(name=name)
+    if not versions:
+        return _not_found(request, name)
+    wanted = request.GET.get("version") or None
+    current = next((v for v in versions if v.version_string == wanted), None) if wanted else \
+        next((v for v in versions if v.is_latest), versions[0])
+    if current is None:
+        return _not_found(request, f"{name} {wanted}")
+    document = _document(current)
+    sources = config_sources(document)
+    source = _chosen_source(request.GET.get("source"), sources) or default_source(document)
+    configs = []
+    if source:
+        index = {"package_index" if source["type"] == "package" else "remote_index": source["index"]}
+        for client in CLIENTS:
+            config = client_config_build(document=document, client=client, **index).as_dict()
+            config["json"] = json.dumps(config["config"], indent=2, ensure_ascii=False) if config["config"] else ""
+            config["launch_json"] = json.dumps(config["launch"], indent=2, ensure_ascii=False) if config["launch"] else ""
+            configs.append(config)
+    base_url = registry_base_url(request)
+    return render(request, "catalog/detail.html", {
+        "card": _card(current),
+        "listing": current,
+        "versions": versions,
+        "document": document,
+        "packages": [_package_view(p) for p in _dicts(document.get("packages"))],
+        "remotes": [_remote_view(r) for r in _dicts(document.get("remotes"))],
+        "repository_url": _http_url((document.get("repository") or {}).get("url")
+                                    if isinstance(document.get("repository"), dict) else None),
+        "website_url": _http_url(document.get("websiteUrl")),
+        "sources": sources,
+        "source": source,
+        "configs": configs,
+        "base_url": base_url,
+        "vscode_setting": json.dumps({"chat.mcp.gallery.serviceUrl": base_url}, indent=2),
+    })
+
+
+def _not_found(request, what: str):
+    return render(request, "catalog/not_found.html", {"what": what}, status=404)
+
+
+def _chosen_source(raw: str | None, sources: list[dict]) -> dict | None:
+    if not raw:
+        return None
+    kind, _, index = raw.partition("-")
+    return next((s for s in sources if s["type"] == kind and str(s["index"]) == index), None)
+
+
+# --- Shaping upstream data for templates (templates autoescape every value) -----
+
+
+def _document(listing) -> dict:
+    document = listing.version.document
+    return document if isinstance(document, dict) else {}
+
+
+def _card(listing) -> dict:
+    document = _document(listing)
+    packages = _dicts(document.get("packages"))
+    remotes = _dicts(document.get("remotes"))
+    meta = listing.org_meta if isinstance(listing.org_meta, dict) else {}
+    org_fields = [(_label(key), _display(value)) for key, value in meta.items()
+                  if key not in REGISTRY_META_KEYS and value not in (None, "", [], {})]
+    return {
+        "name": listing.name,
+        "version": listing.version_string,
+        "title": _text(document.get("title")) or listing.name.rsplit("/", 1)[-1],
+        "description": _text(document.get("description")),
+        "icon": _icon(document.get("icons")),
+        "package_types": sorted({str(p.get("registryType")) for p in packages if p.get("registryType")}),
+        "is_remote": bool(remotes),
+        "is_local": bool(packages),
+        "team": _first(meta, TEAM_KEYS),
+        "classification": _first(meta, CLASSIFICATION_KEYS),
+        "org_fields": org_fields,
+        "approved_by": meta.get("approvedBy"),
+        "approved_at": _timestamp(meta.get("approvedAt")),
+    }
+
+
+def _package_view(package: dict) -> dict:
+    transport = package.get("transport") if isinstance(package.get("transport"), dict) else {}
+    return {
+        "registry_type": _text(package.get("registryType")),
+        "identifier": _text(package.get("identifier")),
+        "version": _text(package.get("version")),
+        "runtime_hint": _text(package.get("runtimeHint")),
+        "transport": _text(transport.get("type")),
+        "transport_url": _text(transport.get("url")),
+        "sha256": _text(package.get("fileSha256")),
+        "environment": [_input_view(item) for item in _dicts(package.get("environmentVariables"))],
+        "headers": [_input_view(item) for item in _dicts(transport.get("headers"))],
+        "arguments": [_argument_view(item) for item in
+                      _dicts(package.get("runtimeArguments")) + _dicts(package.get("packageArguments"))],
+    }
+
+
+def _remote_view(remote: dict) -> dict:
+    variables = remote.get("variables") if isinstance(remote.get("variables"), dict) else {}
+    return {
+        "type": _text(remote.get("type")),
+        "url": _text(remote.get("url")),
+        "headers": [_input_view(item) for item in _dicts(remote.get("headers"))],
+        "variables": [_input_view({"name": key, **value}) for key, value in variables.items()
+                      if isinstance(value, dict)],
+    }
+
+
+def _input_view(item: dict) -> dict:
+    return {
+        "name": _text(item.get("name")),
+        "description": _text(item.get("description")),
+        "is_required": bool(item.get("isRequired")),
+        "is_secret": bool(item.get("isSecret")),
+        "default": _text(item.get("default")),
+        "fixed": item.get("value") is not None,
+        "choices": [str(c) for c in item.get("choices") or [] if isinstance(item.get("choices"), list)],
+    }
+
+
+def _argument_view(item: dict) -> dict:
+    view = _input_view(item)
+    view["name"] = _text(item.get("name")) or _text(item.get("valueHint")) or _text(item.get("value"))
+    view["kind"] = _text(item.get("type"))
+    view["value"] = _text(item.get("value"))
+    view["is_repeated"] = bool(item.get("isRepeated"))
+    return view
+
+
+def _icon(icons) -> str | None:
+    """The first https icon, preferring one without a dark-only theme. Anything else is never rendered."""
+    candidates = [i for i in _dicts(icons) if isinstance(i.get("src"), str) and _is_https(i["src"])]
+    candidates.sort(key=lambda i: i.get("theme") == "dark")
+    return candidates[0]["src"] if candidates else None
+
+
+def _is_https(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.netloc) and not any(c.isspace() for c in url)
+
+
+def _http_url(url) -> str | None:
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc and not any(c.isspace() for c in url) else None
+
+
+def _first(meta: dict, keys: tuple[str, ...]):
+    for key in keys:
+        if meta.get(key) not in (None, ""):
+            return _display(meta[key])
+    return None
+
+
+def _timestamp(value):
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _label(key: str) -> str:
+    spaced = "".join(f" {c.lower()}" if c.isupper() else c for c in str(key)).replace("_", " ").strip()
+    return spaced[:1].upper() + spaced[1:]
+
+
+def _display(value) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _dicts(value) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+# --- The API extension -------------------------------------------------------------
+
+
+class ClientConfigQuerySerializer(serializers.Serializer):
+    client = serializers.ChoiceField(choices=CLIENTS)
+    version = serializers.CharField(required=False, max_length=255, default="latest")
+    package = serializers.IntegerField(required=False, min_value=0)
+    remote = serializers.IntegerField(required=False, min_value=0)
+
+    def validate(self, attrs):
+        if "package" in attrs and "remote" in attrs:
+            raise serializers.ValidationError("Give either package or remote, not both.")
+        return attrs
+
+
+class ClientConfigResponseSerializer(serializers.Serializer):
+    client = serializers.ChoiceField(choices=CLIENTS)
+    file = serializers.CharField(help_text="Where the client reads this configuration from.")
+    serverName = serializers.CharField()
+    version = serializers.CharField()
+    serverKey = serializers.CharField(help_text="The key of the server entry inside `config`.")
+    source = serializers.DictField(help_text="The package or remote configured: type, index and identity.")
+    config = serializers.DictField(allow_null=True, help_text="The client's configuration file content; "
+                                   "null for a package that is installed rather than configured (mcpb).")
+    inputs = serializers.ListField(child=serializers.DictField(), help_text="Values the user supplies, each "
+                                   "with the reference used in `config`.")
+    launch = serializers.DictField(allow_null=True, help_text="For a package serving HTTP: the command to "
+                                   "start before connecting.")
+    download = serializers.DictField(allow_null=True, help_text="For an mcpb package: its URL and SHA-256.")
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class ClientConfigView(APIView):
+    """`/v0.1/x/<namespace host>/client-config/{serverName}`: an MCP client configuration for a served server."""
+
+    @extend_schema(
+        operation_id="getClientConfig",
+        summary="Client configuration for a served MCP server",
+        description=(
+            "Converts a served version's `server.json` into the configuration of one MCP client: "
+            "`vscode` (`.vscode/mcp.json` with `inputs`), `claude-desktop` (`claude_desktop_config.json`; remotes "
+            "through `mcp-remote`) or `cursor` (`.cursor/mcp.json` with `${env:NAME}`). Secrets and required values "
+            "are always input references, never literal values. `serverName` is URL-encoded (`/` as `%2F`)."
+        ),
+        tags=["extensions"],
+        parameters=[
+            OpenApiParameter("serverName", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description="URL-encoded server name, e.g. `io.github.acme%2Fweather`."),
+            OpenApiParameter("client", OpenApiTypes.STR, enum=list(CLIENTS), required=True),
+            OpenApiParameter("version", OpenApiTypes.STR, description="A served version, or `latest` (default)."),
+            OpenApiParameter("package", OpenApiTypes.INT, description="Index in `packages` to configure."),
+            OpenApiParameter("remote", OpenApiTypes.INT, description="Index in `remotes` to configure. "
+                             "Default: the first runnable package, else the first remote."),
+        ],
+        responses={
+            200: ClientConfigResponseSerializer,
+            422: OpenApiResponse(description="Invalid query parameters, or no such package or remote "
+                                             "(problem+json with `errors`)."),
+            404: OpenApiResponse(description="Server not found (problem+json)."),
+        },
+    )
+    def get(self, request, server_name):
+        query = ClientConfigQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            raise Problem(422, "validation failed", [
+                query_error(name, str(messages[0]), request.query_params.get(name))
+                for field, messages in query.errors.items()
+                for name in ["remote" if field == "non_field_errors" else field]
+            ])
+        params = query.validated_data
+        name = unquote(server_name) if "%" in server_name else server_name
+        listing = served_listing(name=name, version=params["version"])
+        if listing is None:
+            raise ServerNotFound()
+        try:
+            result = client_config_build(
+                document=_document(listing), client=params["client"],
+                package_index=params.get("package"), remote_index=params.get("remote"),
+            ).as_dict()
+        except ClientConfigError as exc:
+            field = "remote" if "remote" in params else "package"
+            raise Problem(422, "validation failed", [query_error(field, str(exc), params.get(field))]) from exc
+        result = {"client": result.pop("client"), "file": result.pop("file"), "serverName": listing.name,
+                  "version": listing.version_string, **result}
+        return Response(result)

@@ -1,0 +1,546 @@
+"""Turn a `server.json` (2025-12-11) into the configuration an MCP client runs.
+
+A pure service: no database, no request. The catalog pages and the `client-config`
+API extension call `client_config_build()`.
+
+How values are chosen, for every argument, environment variable, header and URL variable:
+
+- a fixed `value` is used as published, its `{variables}` substituted;
+- a secret, or a required input without a fixed value, becomes a client *input*: the config
+  holds a reference, never a made-up value that could pass for a real one;
+- an optional input with a `default` uses the default; an optional one without is left out.
+
+How each client refers to an input:
+
+- `vscode` (`.vscode/mcp.json`): `${input:<id>}`, declared in the file's `inputs` list as a
+  `promptString` (`password: true` for secrets) or a `pickString` when `choices` are published.
+  VS Code prompts for the value on first start and stores secrets in its secret storage.
+- `cursor` (`.cursor/mcp.json`): `${env:<NAME>}`, Cursor's config interpolation, read from the
+  environment Cursor runs in; the response's `inputs` lists the variables to set.
+- `claude-desktop` (`claude_desktop_config.json`): Claude Desktop neither prompts nor interpolates,
+  so the file keeps the `${input:<id>}` marker and the response's `inputs` lists what the user must
+  replace before saving. It runs stdio servers only, so remotes go through `npx -y mcp-remote`.
+
+The VS Code entry is keyed by the full registry name: with "registry only" access VS Code and
+GitHub resolve a configured server by that name (CLIENTS.md §5). The other clients key it by the
+name's last segment.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+CLIENTS = ("vscode", "claude-desktop", "cursor")
+CLIENT_FILES = {
+    "vscode": ".vscode/mcp.json",
+    "claude-desktop": "claude_desktop_config.json",
+    "cursor": ".cursor/mcp.json",
+}
+
+_TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+_INPUT_REFERENCE = re.compile(r"\$\{input:([A-Za-z0-9_.-]+)\}")
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+_UNSAFE_KEY = re.compile(r"[^A-Za-z0-9_-]+")
+_IMAGE_REFERENCE = re.compile(r"(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
+
+
+class ClientConfigError(ValueError):
+    """The request cannot be answered: unknown client, or no such package or remote."""
+
+
+@dataclass(frozen=True)
+class Launcher:
+    command: str
+    # Arguments before the runtime arguments, and how the package is named on the command line.
+    leading: tuple[str, ...]
+    spec: str
+
+
+# Launchers by runtimeHint, and the default launcher for each registry type.
+_LAUNCHERS = {
+    "npx": Launcher("npx", ("-y",), "{identifier}@{version}"),
+    "bunx": Launcher("bunx", (), "{identifier}@{version}"),
+    "uvx": Launcher("uvx", (), "{identifier}=={version}"),
+    "pipx": Launcher("pipx", ("run",), "{identifier}=={version}"),
+    "docker": Launcher("docker", ("run", "-i", "--rm"), "{identifier}"),
+    "podman": Launcher("podman", ("run", "-i", "--rm"), "{identifier}"),
+    "dnx": Launcher("dnx", (), "{identifier}@{version}"),
+}
+_DEFAULT_RUNTIME = {"npm": "npx", "pypi": "uvx", "oci": "docker", "nuget": "dnx"}
+_RUNTIMES_FOR = {
+    "npm": {"npx", "bunx"},
+    "pypi": {"uvx", "pipx"},
+    "oci": {"docker", "podman"},
+    "nuget": {"dnx"},
+}
+_CONTAINER_RUNTIMES = {"docker", "podman"}
+
+
+@dataclass
+class Input:
+    """A value the user supplies. `id` is what the config references."""
+
+    id: str
+    description: str
+    is_secret: bool = False
+    is_required: bool = False
+    default: str | None = None
+    choices: list[str] | None = None
+
+    def as_dict(self) -> dict:
+        data = {"id": self.id, "description": self.description, "isSecret": self.is_secret,
+                "isRequired": self.is_required}
+        if self.default is not None:
+            data["default"] = self.default
+        if self.choices:
+            data["choices"] = list(self.choices)
+        return data
+
+
+@dataclass
+class Launch:
+    """A client-neutral description of how to run or reach one package or remote."""
+
+    kind: str  # "stdio", "http", "sse" or "download"
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    inputs: list[Input] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    download: dict | None = None
+
+
+@dataclass
+class ClientConfig:
+    client: str
+    file: str
+    server_key: str
+    source: dict
+    config: dict | None
+    inputs: list[dict]
+    launch: dict | None
+    download: dict | None
+    notes: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "client": self.client,
+            "file": self.file,
+            "serverKey": self.server_key,
+            "source": self.source,
+            "config": self.config,
+            "inputs": self.inputs,
+            "launch": self.launch,
+            "download": self.download,
+            "notes": self.notes,
+        }
+
+
+# --- Choosing what to configure ----------------------------------------------
+
+
+def config_sources(document: dict) -> list[dict]:
+    """Every package and remote of the document, each `{"type", "index", "label"}`, in document order."""
+    sources = []
+    for index, package in enumerate(_list(document.get("packages"))):
+        identifier = str(package.get("identifier", ""))
+        sources.append({"type": "package", "index": index, "registryType": str(package.get("registryType", "")),
+                        "label": f"{package.get('registryType', '?')}: {identifier}"})
+    for index, remote in enumerate(_list(document.get("remotes"))):
+        sources.append({"type": "remote", "index": index, "transport": str(remote.get("type", "")),
+                        "label": f"{remote.get('type', '?')}: {remote.get('url', '')}"})
+    return sources
+
+
+def default_source(document: dict) -> dict | None:
+    """The first package a client can run, else the first remote, else the first package (e.g. mcpb)."""
+    sources = config_sources(document)
+    runnable = [s for s in sources if s["type"] == "package" and _runtime_for(s["registryType"])]
+    remotes = [s for s in sources if s["type"] == "remote"]
+    return (runnable or remotes or sources or [None])[0]
+
+
+def client_config_build(*, document: dict, client: str, package_index: int | None = None,
+                        remote_index: int | None = None) -> ClientConfig:
+    """The `client` configuration for one package or remote of `document`.
+
+    Give at most one of `package_index` / `remote_index`; with neither, `default_source()` is used.
+    Raises ClientConfigError for an unknown client, both indexes, or an index out of range.
+    """
+    if client not in CLIENTS:
+        raise ClientConfigError(f"Unknown client {client!r}; expected one of {', '.join(CLIENTS)}.")
+    if package_index is not None and remote_index is not None:
+        raise ClientConfigError("Give either a package index or a remote index, not both.")
+    packages, remotes = _list(document.get("packages")), _list(document.get("remotes"))
+    if package_index is not None:
+        source = _pick(packages, package_index, "package")
+        kind, index = "package", package_index
+    elif remote_index is not None:
+        source = _pick(remotes, remote_index, "remote")
+        kind, index = "remote", remote_index
+    else:
+        chosen = default_source(document)
+        if chosen is None:
+            raise ClientConfigError("This server publishes no packages and no remotes.")
+        kind, index = chosen["type"], chosen["index"]
+        source = (packages if kind == "package" else remotes)[index]
+
+    launch = _package_launch(source) if kind == "package" else _remote_launch(source)
+    name = str(document.get("name", ""))
+    server_key = name if client == "vscode" else server_key_for(name)
+    source_info = {"type": kind, "index": index}
+    if kind == "package":
+        source_info.update(registryType=source.get("registryType"), identifier=source.get("identifier"))
+    else:
+        source_info.update(transport=source.get("type"), url=source.get("url"))
+    render = {"vscode": _render_vscode, "claude-desktop": _render_claude, "cursor": _render_cursor}[client]
+    config, launch_dict, notes = render(server_key, launch)
+    inputs = [_input_for_client(client, item) for item in launch.inputs]
+    return ClientConfig(
+        client=client, file=CLIENT_FILES[client], server_key=server_key, source=source_info,
+        config=config, inputs=inputs, launch=launch_dict, download=launch.download,
+        notes=launch.notes + notes,
+    )
+
+
+def server_key_for(name: str) -> str:
+    """The last segment of a registry name, made safe as a config key: `io.github.acme/weather` → `weather`."""
+    key = _UNSAFE_KEY.sub("-", name.rsplit("/", 1)[-1]).strip("-")
+    return key or "mcp-server"
+
+
+def package_command(package: dict) -> list[str] | None:
+    """The command line that runs a package, inputs left as `${input:id}`; None if it has no command (mcpb)."""
+    launch = _package_launch(package)
+    return [launch.command, *launch.args] if launch.command else None
+
+
+# --- Building the neutral launch -----------------------------------------------
+
+
+class _Inputs:
+    """Collects the inputs of one launch; the same id is declared once."""
+
+    def __init__(self):
+        self.items: dict[str, Input] = {}
+
+    def reference(self, wanted_id: str, spec: dict, *, required: bool | None = None) -> str:
+        base = _UNSAFE_ID.sub("_", wanted_id).strip("_") or "value"
+        candidate = Input(
+            id=base,
+            description=str(spec.get("description") or spec.get("placeholder") or wanted_id),
+            is_secret=bool(spec.get("isSecret")),
+            is_required=bool(spec.get("isRequired")) if required is None else required,
+            default=_text(spec.get("default")),
+            choices=[str(c) for c in _list(spec.get("choices"))] or None,
+        )
+        suffix = 2
+        while candidate.id in self.items and self.items[candidate.id] != candidate:
+            candidate.id = f"{base}_{suffix}"
+            suffix += 1
+        self.items[candidate.id] = candidate
+        return "${input:" + candidate.id + "}"
+
+
+def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool = False) -> str | None:
+    """The value for one Input object, or None when an optional one is left out."""
+    value = _text(spec.get("value"))
+    if value is not None:
+        return _substitute(value, _dict(spec.get("variables")), inputs)
+    if spec.get("isSecret") or spec.get("isRequired"):
+        return inputs.reference(wanted_id, spec)
+    default = _text(spec.get("default"))
+    if default is not None:
+        return default
+    # A variable that a template names must get a value: ask for it.
+    return inputs.reference(wanted_id, spec, required=True) if in_template else None
+
+
+def _substitute(template: str, variables: dict, inputs: _Inputs) -> str:
+    """Replace `{name}` with each variable's value; names not in `variables` stay as written (per the spec)."""
+
+    def replace(match):
+        name = match.group(1)
+        spec = variables.get(name)
+        if not isinstance(spec, dict):
+            return match.group(0)
+        return _resolve(spec, name, inputs, in_template=True)
+
+    return _TEMPLATE_VARIABLE.sub(replace, template)
+
+
+def _argument_values(arguments: list, inputs: _Inputs, notes: list[str], resolved: dict[str, str]) -> list[str]:
+    args: list[str] = []
+    for position, argument in enumerate(arguments, start=1):
+        if not isinstance(argument, dict):
+            continue
+        if argument.get("type") == "named":
+            args.extend(_named_argument(argument, inputs, notes, resolved))
+            continue
+        hint = _text(argument.get("valueHint"))
+        label = hint or f"argument_{position}"
+        value = _resolve(argument, label, inputs)
+        if value is None:
+            notes.append(f"Optional argument {label!r} is left out; add it to args if you need it.")
+            continue
+        if hint:
+            resolved[hint] = value
+        args.append(value)
+        if argument.get("isRepeated"):
+            notes.append(f"Argument {label!r} may be repeated: add more values after it in args.")
+    return args
+
+
+def _named_argument(argument: dict, inputs: _Inputs, notes: list[str], resolved: dict[str, str]) -> list[str]:
+    name = _text(argument.get("name"))
+    if not name:
+        notes.append("A named argument without a name was skipped.")
+        return []
+    label = name.lstrip("-").rstrip("=") or name
+    has_value = any(argument.get(k) is not None for k in ("value", "default")) or argument.get("isRequired") \
+        or argument.get("isSecret")
+    if argument.get("format") == "boolean":
+        value = _text(argument.get("value")) or _text(argument.get("default"))
+        if value is None and (argument.get("isRequired") or argument.get("isSecret")):
+            value = "true"
+        if value is None:
+            notes.append(f"Optional flag {name!r} is off; add it to args to turn it on.")
+            return []
+        if value.lower() == "false":
+            return []
+        resolved[label] = "true"
+        return [name.rstrip("=")]
+    if not has_value:
+        # A bare flag: `--verbose`.
+        return [name]
+    value = _resolve(argument, label, inputs)
+    if value is None:
+        return []
+    resolved[label] = resolved[name] = value
+    if argument.get("isRepeated"):
+        notes.append(f"Argument {name!r} may be repeated: add more {name} values in args.")
+    # A name published with a trailing `=` (`--port=`) takes its value in the same argument.
+    return [name + value] if name.endswith("=") else [name, value]
+
+
+def _key_values(items: list, inputs: _Inputs, notes: list[str], what: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict) or not _text(item.get("name")):
+            continue
+        value = _resolve(item, item["name"], inputs)
+        if value is None:
+            notes.append(f"Optional {what} {item['name']!r} is not set.")
+            continue
+        values[item["name"]] = value
+    return values
+
+
+def _runtime_for(registry_type: str, hint: str | None = None) -> str | None:
+    if hint in _RUNTIMES_FOR.get(registry_type, ()):
+        return hint
+    return _DEFAULT_RUNTIME.get(registry_type)
+
+
+def _package_launch(package: dict) -> Launch:
+    registry_type = str(package.get("registryType", ""))
+    identifier = str(package.get("identifier", ""))
+    version = _text(package.get("version"))
+    transport = _dict(package.get("transport"))
+    hint = _text(package.get("runtimeHint"))
+    inputs, notes, resolved = _Inputs(), [], {}
+
+    if registry_type == "mcpb" or _runtime_for(registry_type) is None:
+        launch = Launch(kind="download", notes=notes)
+        if registry_type == "mcpb":
+            launch.download = {"url": identifier, "sha256": _text(package.get("fileSha256"))}
+            notes.append("An MCP bundle (.mcpb) is installed, not run from a config: download it, check its "
+                         "SHA-256, then open it with a client that supports bundles (e.g. Claude Desktop).")
+        else:
+            notes.append(f"Registry type {registry_type!r} has no known launcher; install it by hand.")
+        return launch
+
+    runtime = _runtime_for(registry_type, hint)
+    if hint and hint != runtime:
+        notes.append(f"runtimeHint {hint!r} is not a launcher for {registry_type} packages; using {runtime}.")
+    launcher = _LAUNCHERS[runtime]
+    env = _key_values(_list(package.get("environmentVariables")), inputs, notes, "environment variable")
+    resolved.update(env)
+
+    args = list(launcher.leading)
+    args += _argument_values(_list(package.get("runtimeArguments")), inputs, notes, resolved)
+    if runtime in _CONTAINER_RUNTIMES:
+        for name in env:
+            args += ["-e", name]
+        spec = identifier
+        if version and not _IMAGE_REFERENCE.search(identifier.rsplit("/", 1)[-1]):
+            spec = f"{identifier}:{version}"
+    else:
+        spec = launcher.spec.format(identifier=identifier, version=version) if version else identifier
+    args.append(spec)
+    package_args = _argument_values(_list(package.get("packageArguments")), inputs, notes, resolved)
+    if runtime == "dnx":
+        args.append("--yes")
+        if package_args:
+            args.append("--")
+    args += package_args
+
+    launch = Launch(kind="stdio", command=launcher.command, args=args, env=env, notes=notes)
+    transport_type = transport.get("type", "stdio")
+    if transport_type in ("streamable-http", "sse"):
+        launch.kind = "http" if transport_type == "streamable-http" else "sse"
+        # In a package, URL variables name the package's arguments and environment variables.
+        launch.url = _TEMPLATE_VARIABLE.sub(
+            lambda m: resolved.get(m.group(1), m.group(0)), str(transport.get("url", ""))
+        )
+        launch.headers = _key_values(_list(transport.get("headers")), inputs, notes, "header")
+        notes.append("This package serves over HTTP: start it with the command in `launch`, then connect "
+                     "the client to its URL.")
+    launch.inputs = list(inputs.items.values())
+    return launch
+
+
+def _remote_launch(remote: dict) -> Launch:
+    inputs, notes = _Inputs(), []
+    url = _substitute(str(remote.get("url", "")), _dict(remote.get("variables")), inputs)
+    headers = _key_values(_list(remote.get("headers")), inputs, notes, "header")
+    kind = "sse" if remote.get("type") == "sse" else "http"
+    return Launch(kind=kind, url=url, headers=headers, inputs=list(inputs.items.values()), notes=notes)
+
+
+# --- Rendering per client ------------------------------------------------------
+
+
+def _render_vscode(key: str, launch: Launch):
+    if launch.kind == "download":
+        return None, None, []
+    if launch.kind == "stdio":
+        entry = {"type": "stdio", "command": launch.command, "args": launch.args}
+        if launch.env:
+            entry["env"] = launch.env
+    else:
+        entry = {"type": launch.kind, "url": launch.url}
+        if launch.headers:
+            entry["headers"] = launch.headers
+    config = {"servers": {key: entry}}
+    if launch.inputs:
+        config["inputs"] = [_vscode_input(item) for item in launch.inputs]
+    return config, _separate_launch(launch), []
+
+
+def _vscode_input(item: Input) -> dict:
+    if item.choices:
+        declared = {"type": "pickString", "id": item.id, "description": item.description, "options": item.choices}
+    else:
+        declared = {"type": "promptString", "id": item.id, "description": item.description}
+        if item.is_secret:
+            declared["password"] = True
+    if item.default is not None:
+        declared["default"] = item.default
+    return declared
+
+
+def _render_cursor(key: str, launch: Launch):
+    if launch.kind == "download":
+        return None, None, []
+    names = {item.id: _env_name(item.id) for item in launch.inputs}
+    if launch.kind == "stdio":
+        entry = {"command": launch.command, "args": _as_env(launch.args, names)}
+        if launch.env:
+            entry["env"] = _as_env(launch.env, names)
+    else:
+        entry = {"url": _as_env(launch.url, names)}
+        if launch.headers:
+            entry["headers"] = _as_env(launch.headers, names)
+    notes = []
+    if names:
+        notes.append("Cursor reads ${env:NAME} from the environment it runs in: set "
+                     + ", ".join(sorted(set(names.values()))) + " before starting Cursor.")
+    separate = _separate_launch(launch)
+    return {"mcpServers": {key: entry}}, separate and _as_env(separate, names), notes
+
+
+def _render_claude(key: str, launch: Launch):
+    if launch.kind == "download":
+        return None, None, []
+    notes = []
+    if launch.kind == "stdio":
+        entry = {"command": launch.command, "args": launch.args}
+        if launch.env:
+            entry["env"] = launch.env
+    else:
+        # Claude Desktop runs stdio servers only: bridge with mcp-remote, which expands
+        # ${VAR} in its --header arguments from its environment (keeps spaces out of args).
+        args = ["-y", "mcp-remote", launch.url]
+        env = {}
+        for name, value in launch.headers.items():
+            variable = "MCP_HEADER_" + _env_name(name)
+            args += ["--header", f"{name}:${{{variable}}}"]
+            env[variable] = value
+        if launch.kind == "sse":
+            args += ["--transport", "sse-only"]
+        entry = {"command": "npx", "args": args}
+        if env:
+            entry["env"] = env
+        notes.append("Claude Desktop connects to remote servers through the mcp-remote bridge (needs Node.js).")
+    if launch.inputs:
+        notes.append("Claude Desktop does not prompt for values: replace each ${input:…} with your value "
+                     "before saving the file.")
+    return {"mcpServers": {key: entry}}, _separate_launch(launch), notes
+
+
+def _separate_launch(launch: Launch) -> dict | None:
+    """For a package that serves over HTTP: the command the user starts before connecting."""
+    if launch.command is None or launch.kind == "stdio":
+        return None
+    separate = {"command": launch.command, "args": launch.args}
+    if launch.env:
+        separate["env"] = launch.env
+    return separate
+
+
+def _input_for_client(client: str, item: Input) -> dict:
+    data = item.as_dict()
+    data["reference"] = "${env:" + _env_name(item.id) + "}" if client == "cursor" else "${input:" + item.id + "}"
+    return data
+
+
+def _env_name(input_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", input_id).strip("_").upper() or "VALUE"
+
+
+def _as_env(value, names: dict[str, str]):
+    """Rewrite `${input:id}` references as Cursor's `${env:NAME}`, through lists and dicts."""
+    if isinstance(value, str):
+        return _INPUT_REFERENCE.sub(lambda m: "${env:" + names.get(m.group(1), _env_name(m.group(1))) + "}", value)
+    if isinstance(value, list):
+        return [_as_env(item, names) for item in value]
+    if isinstance(value, dict):
+        return {k: _as_env(v, names) for k, v in value.items()}
+    return value
+
+
+# --- Helpers -------------------------------------------------------------------
+
+
+def _pick(items: list, index: int, what: str) -> dict:
+    if not isinstance(index, int) or index < 0 or index >= len(items) or not isinstance(items[index], dict):
+        raise ClientConfigError(f"This version has no {what} #{index} (it has {len(items)}).")
+    return items[index]
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

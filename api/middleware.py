@@ -1,0 +1,66 @@
+"""HTTP behaviour shared by every `/v0.1` and `/v0` response, wherever the API is mounted.
+
+CORS on everything (errors and redirects included), 204 preflights, 400 for NUL bytes, problem+json
+instead of Django's HTML 404/500 pages, and a strong ETag with `If-None-Match` → 304 on every 200.
+"""
+
+import hashlib
+import re
+from urllib.parse import unquote
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
+
+from api.errors import ENDPOINT_NOT_FOUND, PROBLEM_CONTENT_TYPE, problem_response
+
+API_PATH = re.compile(r"(?:^|/)v0(?:\.1)?(?:/|$)")
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+}
+PREFLIGHT_MAX_AGE = "86400"
+
+
+class RegistryApiMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not API_PATH.search(request.path_info):
+            return self.get_response(request)
+        return self._with_cors(self._respond(request))
+
+    def _respond(self, request):
+        if "\x00" in request.path_info or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+            return problem_response(400, "Invalid request: NUL bytes are not allowed in the path or query")
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+            response["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+            return response
+        response = self.get_response(request)
+        if response.status_code == 200 and not response.streaming:
+            return self._conditional(request, response)
+        if response.status_code == 404 and getattr(request, "resolver_match", None) is None:
+            return problem_response(404, ENDPOINT_NOT_FOUND)  # no route matched: never Django's HTML page
+        if response.status_code >= 500 and response.get("Content-Type", "") != PROBLEM_CONTENT_TYPE:
+            return problem_response(response.status_code, "Internal server error")
+        return response
+
+    @staticmethod
+    def _conditional(request, response):
+        etag = f'"{hashlib.blake2b(response.content, digest_size=16).hexdigest()}"'
+        cache_control = f"public, max-age={settings.REGISTRY_CACHE_MAX_AGE}"
+        wanted = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
+        if request.method in ("GET", "HEAD") and ("*" in wanted or etag in wanted):
+            response = HttpResponseNotModified()
+        response["ETag"] = etag
+        response["Cache-Control"] = cache_control
+        return response
+
+    @staticmethod
+    def _with_cors(response):
+        for header, value in CORS_HEADERS.items():
+            response[header] = value
+        return response

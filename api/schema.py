@@ -1,0 +1,215 @@
+"""The OpenAPI description of the registry API: components, drf-spectacular hooks and the docs page.
+
+The `/v0.1` wire format is upstream's, so its shapes are described here as JSON Schema (after
+`mcp-registry/openapi.yaml`, with what this registry adds: the org `_meta` block and problem details).
+"""
+
+from django.conf import settings
+from django.shortcuts import render
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularSwaggerView
+
+from api.errors import PROBLEM_CONTENT_TYPE
+from api.rendering import OFFICIAL_NAMESPACE, STATUS_MESSAGE_MAX
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_DATE_TIME = {"type": "string", "format": "date-time"}
+_ANY_OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def _components() -> dict:
+    return {
+        "Repository": {
+            "type": "object",
+            "required": ["url", "source"],
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "source": {"type": "string"},
+                "id": {"type": "string"},
+                "subfolder": {"type": "string"},
+            },
+        },
+        "Package": {
+            "type": "object",
+            "required": ["registryType", "identifier", "transport"],
+            "properties": {
+                "registryType": {"type": "string", "examples": ["npm", "pypi", "oci", "nuget", "mcpb"]},
+                "registryBaseUrl": {"type": "string", "format": "uri"},
+                "identifier": {"type": "string"},
+                "version": {"type": "string", "minLength": 1},
+                "fileSha256": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
+                "runtimeHint": {"type": "string"},
+                "transport": _ANY_OBJECT,
+                "runtimeArguments": {"type": "array", "items": _ANY_OBJECT},
+                "packageArguments": {"type": "array", "items": _ANY_OBJECT},
+                "environmentVariables": {"type": "array", "items": _ANY_OBJECT},
+            },
+        },
+        "ServerDetail": {
+            "description": "The server's `server.json` exactly as published upstream.",
+            "type": "object",
+            "required": ["name", "description", "version"],
+            "properties": {
+                "name": {"type": "string", "minLength": 3, "maxLength": 200,
+                         "pattern": "^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$", "example": "io.github.user/weather"},
+                "description": {"type": "string", "minLength": 1, "maxLength": 100},
+                "title": {"type": "string", "minLength": 1, "maxLength": 100},
+                "repository": ref("Repository"),
+                "version": {"type": "string", "maxLength": 255, "example": "1.0.2"},
+                "websiteUrl": {"type": "string", "format": "uri"},
+                "icons": {"type": "array", "items": {
+                    "type": "object", "required": ["src"],
+                    "properties": {
+                        "src": {"type": "string", "format": "uri", "maxLength": 255},
+                        "mimeType": {"type": "string", "enum": ["image/png", "image/jpeg", "image/jpg",
+                                                                "image/svg+xml", "image/webp"]},
+                        "sizes": {"type": "array", "items": {"type": "string", "pattern": r"^(\d+x\d+|any)$"}},
+                        "theme": {"type": "string", "enum": ["light", "dark"]},
+                    },
+                }},
+                "$schema": {"type": "string", "format": "uri"},
+                "packages": {"type": "array", "items": ref("Package")},
+                "remotes": {"type": "array", "items": {
+                    "type": "object", "required": ["type", "url"],
+                    "properties": {"type": {"type": "string", "enum": ["streamable-http", "sse"]},
+                                   "url": {"type": "string"}},
+                }},
+                "_meta": {
+                    "type": "object",
+                    "properties": {"io.modelcontextprotocol.registry/publisher-provided": _ANY_OBJECT},
+                },
+            },
+        },
+        "OfficialMeta": {
+            "description": "Registry-managed facts, as upstream, about the entry in THIS registry.",
+            "type": "object",
+            "required": ["status", "statusChangedAt", "publishedAt", "updatedAt", "isLatest"],
+            "properties": {
+                "status": {"type": "string", "enum": ["active", "deprecated", "deleted"],
+                           "description": "`active` when served; `deleted` for a tombstone of a withdrawn version."},
+                "statusMessage": {"type": "string", "maxLength": STATUS_MESSAGE_MAX},
+                "statusChangedAt": _DATE_TIME,
+                "publishedAt": {**_DATE_TIME, "description": "When upstream published this version."},
+                "updatedAt": {**_DATE_TIME, "description": "When this entry last changed in this registry "
+                                                           "(approval, withdrawal, metadata); drives `updated_since`."},
+                "isLatest": {"type": "boolean",
+                             "description": "Latest among the versions this registry serves for the name."},
+            },
+            "additionalProperties": False,
+        },
+        "OrgMeta": {
+            "description": f"This organisation's curation data, under `_meta[\"{settings.REGISTRY_META_NAMESPACE}\"]`.",
+            "type": "object",
+            "properties": {
+                "curationState": {"type": "string", "enum": ["pending", "approved", "blocked"]},
+                "versionCurationState": {"type": "string", "enum": ["pending", "approved", "blocked"]},
+                "approvedBy": {"type": "string"},
+                "approvedAt": {"type": ["string", "null"], "format": "date-time"},
+            },
+            "additionalProperties": True,
+        },
+        "ServerResponse": {
+            "type": "object",
+            "required": ["server", "_meta"],
+            "properties": {
+                "server": ref("ServerDetail"),
+                "_meta": {
+                    "type": "object",
+                    "required": [OFFICIAL_NAMESPACE, settings.REGISTRY_META_NAMESPACE],
+                    "properties": {OFFICIAL_NAMESPACE: ref("OfficialMeta"),
+                                   settings.REGISTRY_META_NAMESPACE: ref("OrgMeta")},
+                    "additionalProperties": True,
+                },
+            },
+            "additionalProperties": False,
+        },
+        "ServerList": {
+            "type": "object",
+            "required": ["servers", "metadata"],
+            "properties": {
+                "servers": {"type": "array", "items": ref("ServerResponse")},
+                "metadata": {
+                    "type": "object",
+                    "required": ["count"],
+                    "properties": {
+                        "nextCursor": {"type": "string", "pattern": "^[A-Za-z0-9._-]+$",
+                                       "description": "Absent on the last page; pass it back as `cursor`."},
+                        "count": {"type": "integer", "minimum": 0, "description": "Entries on this page."},
+                    },
+                },
+            },
+            "additionalProperties": False,
+        },
+        "Problem": {
+            "description": "RFC 9457 problem details, as upstream's server sends them.",
+            "type": "object",
+            "required": ["title", "status", "detail"],
+            "properties": {
+                "title": {"type": "string", "example": "Not Found"},
+                "status": {"type": "integer", "example": 404},
+                "detail": {"type": "string", "example": "Server not found"},
+                "errors": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["message", "location"],
+                    "properties": {"message": {"type": "string"},
+                                   "location": {"type": "string", "example": "query.limit"},
+                                   "value": {}},
+                }},
+            },
+        },
+        "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+        "Pong": {"type": "object", "required": ["pong"], "properties": {"pong": {"type": "boolean"}}},
+        "Version": {
+            "type": "object",
+            "required": ["version", "git_commit", "build_time"],
+            "properties": {"version": {"type": "string"}, "git_commit": {"type": "string"},
+                           "build_time": {"type": "string"}},
+        },
+    }
+
+
+def problem(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ref("Problem"), description=description)
+
+
+def problem_responses(**by_status: str) -> dict:
+    """`{(status, "application/problem+json"): …}` for `extend_schema(responses=…)`."""
+    return {(int(status.removeprefix("s")), PROBLEM_CONTENT_TYPE): problem(text) for status, text in by_status.items()}
+
+
+def describe_v01_paths(endpoints, **kwargs):
+    """Preprocessing hook: describe only `/v0.1` (`/v0` answers the same), without the tolerated trailing `/`."""
+    return [
+        (path.rstrip("/") or "/", path_regex, method, callback)
+        for path, path_regex, method, callback in endpoints
+        if "/v0/" not in path
+    ]
+
+
+def add_registry_components(result, generator, request, public):
+    """Postprocessing hook: the hand-written component schemas referenced by the views."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(_components())
+    return result
+
+
+@extend_schema(exclude=True)
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI when its assets are reachable (`REGISTRY_SWAGGER_UI_DIST`); otherwise an offline reference."""
+
+    url_name = "openapi-json"
+
+    def get(self, request, *args, **kwargs):
+        if settings.REGISTRY_SWAGGER_UI_DIST:
+            return super().get(request, *args, **kwargs)
+        schema = SchemaGenerator().get_schema(request=request, public=True)
+        operations = [
+            {"method": method.upper(), "path": path, **operation}
+            for path, methods in schema["paths"].items()
+            for method, operation in methods.items()
+        ]
+        return render(request, "api/docs.html", {"schema": schema, "operations": operations})

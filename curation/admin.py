@@ -1,0 +1,667 @@
+"""The curator and auditor admin: decisions, org `_meta`, policies and the audit trail.
+
+Upstream text is untrusted: every value shown here goes through `format_html` or template
+auto-escaping, never `mark_safe`.
+"""
+
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Greatest
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from curation import export, selectors, services
+from curation.admin_display import badge, curation_of, http_link, pretty_json, state_of
+from curation.choices import AuditSource, CurationState, VersionPolicy
+from curation.forms import REGISTRY_TYPES, DecisionForm, MetaForm, PolicyForm, ReasonForm, VersionPolicyForm
+from curation.models import AuditEvent, Policy
+from mirror.admin import MissingUpstreamFilter, ServerStatusFilter
+from mirror.admin import ServerAdmin as MirrorServerAdmin
+from mirror.models import Server, ServerVersion
+
+DECIDE_PERMISSION = "curation.decide_server"
+SERVER_META_PERMISSION = "curation.change_servercuration"
+VERSION_META_PERMISSION = "curation.change_versioncuration"
+EXPORT_PERMISSION = "curation.export_auditevent"
+AUDIT_VIEW_PERMISSION = "curation.view_auditevent"
+REVIEW_QUEUE_LIMIT = 200
+
+# --- Server list filters ----------------------------------------------------------------------
+
+class CurationStateFilter(admin.SimpleListFilter):
+    title = "curation state"
+    parameter_name = "curation_state"
+
+    def lookups(self, request, model_admin):
+        return CurationState.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == CurationState.PENDING:
+            return queryset.filter(Q(curation__isnull=True) | Q(curation__state=CurationState.PENDING))
+        if value in (CurationState.APPROVED, CurationState.BLOCKED):
+            return queryset.filter(curation__state=value)
+        return queryset
+
+
+class PackageTypeFilter(admin.SimpleListFilter):
+    title = "package type"
+    parameter_name = "package_type"
+
+    def lookups(self, request, model_admin):
+        return [(kind, kind) for kind in REGISTRY_TYPES]
+
+    def queryset(self, request, queryset):
+        if self.value() in REGISTRY_TYPES:
+            return queryset.filter(latest_version__document__packages__contains=[{"registryType": self.value()}])
+        return queryset
+
+
+class DeploymentFilter(admin.SimpleListFilter):
+    title = "remote or local"
+    parameter_name = "deployment"
+
+    def lookups(self, request, model_admin):
+        return [("remote", "Remote endpoint"), ("local", "Local only (packages, no remote)")]
+
+    def queryset(self, request, queryset):
+        # `@> [{}]` holds for any non-empty array of objects; has_key keeps the NOT away from NULL.
+        has_remote = {"latest_version__document__has_key": "remotes",
+                      "latest_version__document__remotes__contains": [{}]}
+        if self.value() == "remote":
+            return queryset.filter(**has_remote)
+        if self.value() == "local":
+            return queryset.filter(latest_version__isnull=False).exclude(**has_remote)
+        return queryset
+
+
+class RecentlyChangedFilter(admin.SimpleListFilter):
+    title = "last change"
+    parameter_name = "changed"
+
+    def lookups(self, request, model_admin):
+        return [("7d", "In the last 7 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "7d":
+            return queryset
+        since = timezone.now() - timedelta(days=7)
+        version_changed = ServerVersion.objects.filter(server=OuterRef("pk"), changed_at__gte=since)
+        return queryset.filter(Exists(version_changed) | Q(curation__decided_at__gte=since))
+
+
+# --- Servers ----------------------------------------------------------------------------------
+
+class ServerVersionInline(admin.TabularInline):
+    model = ServerVersion
+    verbose_name = "version"
+    verbose_name_plural = "versions (newest first): each has its own decision"
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    ordering = ("-published_at", "-id")
+    base_fields = ("version", "status_badge", "is_latest", "published_at", "changed_at", "curation_badge",
+                   "decided", "has_meta")
+    readonly_fields = (*base_fields, "version_actions")
+
+    def get_fields(self, request, obj=None):
+        if request.user.has_perm(DECIDE_PERMISSION):
+            return (*self.base_fields, "version_actions")
+        return self.base_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("server", "curation").defer("server_json", "document")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="upstream status")
+    def status_badge(self, version):
+        return badge(version.status)
+
+    @admin.display(description="own decision")
+    def curation_badge(self, version):
+        return badge(state_of(version))
+
+    @admin.display(description="decided")
+    def decided(self, version):
+        curation = curation_of(version)
+        if not curation or not curation.decided_at:
+            return "—"
+        return format_html("{} by {}<br><small>{}</small>", curation.decided_at.strftime("%Y-%m-%d %H:%M"),
+                           curation.decided_by_name, curation.reason)
+
+    @admin.display(description="org _meta", boolean=True)
+    def has_meta(self, version):
+        curation = curation_of(version)
+        return bool(curation and curation.meta)
+
+    @admin.display(description="actions")
+    def version_actions(self, version):
+        decide = reverse("admin:mirror_server_version_decide", args=[version.server_id, version.pk])
+        meta = reverse("admin:mirror_server_version_meta", args=[version.server_id, version.pk])
+        links = [(f"{decide}?state={state}", label) for state, label in
+                 ((CurationState.APPROVED, "Approve…"), (CurationState.BLOCKED, "Block…"),
+                  (CurationState.PENDING, "Reset…"))]
+        links.append((meta, "Edit _meta…"))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+
+admin.site.unregister(Server)
+
+
+@admin.register(Server)
+class ServerAdmin(MirrorServerAdmin):
+    list_display = ("name", "title", "latest_version_display", "upstream_status", "curation_state", "last_change",
+                    "repository")
+    list_display_links = ("name",)
+    list_select_related = ("latest_version", "curation")
+    list_filter = (CurationStateFilter, ServerStatusFilter, PackageTypeFilter, DeploymentFilter,
+                   MissingUpstreamFilter, RecentlyChangedFilter)
+    search_fields = ("name",)
+    search_help_text = "Search by name, title or description (every word must match)."
+    list_per_page = 50
+    actions = (*(MirrorServerAdmin.actions or ()), "approve_selected", "block_selected", "reset_selected")
+    inlines = (ServerVersionInline,)
+    change_form_template = "admin/curation/server/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("name", "title", "description", "repository_url", "website_url",
+                           "latest_version_display", "upstream_status", "curation_state")}),
+        ("Mirror", {"fields": ("first_seen_at", "last_seen_at", "missing_upstream_since")}),
+        ("Upstream server.json (latest version, read-only)", {"fields": ("upstream_json",)}),
+    )
+    readonly_fields = ("name", "title", "description", "repository_url", "website_url", "latest_version_display",
+                       "upstream_status", "curation_state", "first_seen_at", "last_seen_at",
+                       "missing_upstream_since", "upstream_json")
+
+    def get_queryset(self, request):
+        newest_change = ServerVersion.objects.filter(server=OuterRef("pk")).order_by("-changed_at").values(
+            "changed_at")[:1]
+        return (
+            super().get_queryset(request)
+            .select_related("latest_version", "curation")
+            .defer("latest_version__document")
+            .annotate(
+                title=KeyTextTransform("title", "latest_version__document"),
+                description=KeyTextTransform("description", "latest_version__document"),
+                repository_url=KeyTextTransform("url", KeyTransform("repository", "latest_version__document")),
+                # PostgreSQL's GREATEST ignores NULLs: a server never decided on sorts by its versions.
+                last_change=Greatest(Subquery(newest_change), "curation__decided_at"),
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        for word in search_term.split():
+            queryset = queryset.filter(
+                Q(name__icontains=word) | Q(title__icontains=word) | Q(description__icontains=word)
+            )
+        return queryset, False
+
+    # Upstream data is read-only here; decisions go through the dedicated forms below.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_decide_permission(self, request):
+        return request.user.has_perm(DECIDE_PERMISSION)
+
+    # --- columns ---
+
+    @admin.display(description="title", ordering="title")
+    def title(self, server):
+        return server.title or "—"
+
+    @admin.display(description="description")
+    def description(self, server):
+        return server.description or "—"
+
+    @admin.display(description="upstream status", ordering="latest_version__status")
+    def upstream_status(self, server):
+        return badge(server.latest_version.status if server.latest_version else "")
+
+    @admin.display(description="curation state", ordering="curation__state")
+    def curation_state(self, server):
+        return badge(state_of(server))
+
+    @admin.display(description="last change", ordering="last_change")
+    def last_change(self, server):
+        return server.last_change
+
+    @admin.display(description="repository")
+    def repository(self, server):
+        return http_link(server.repository_url, "repository ↗")
+
+    @admin.display(description="repository")
+    def repository_url(self, server):
+        return http_link(server.repository_url)
+
+    @admin.display(description="website")
+    def website_url(self, server):
+        return http_link(self._document(server).get("websiteUrl"))
+
+    @admin.display(description="server.json")
+    def upstream_json(self, server):
+        return pretty_json(server.latest_version.server_json) if server.latest_version else "—"
+
+    @staticmethod
+    def _document(server) -> dict:
+        if not server.latest_version:
+            return {}
+        document = server.latest_version.document
+        return document if isinstance(document, dict) else {}
+
+    # --- bulk actions ---
+
+    @admin.action(description="Approve selected servers…", permissions=["decide"])
+    def approve_selected(self, request, queryset):
+        return self._decide_bulk(request, queryset, CurationState.APPROVED)
+
+    @admin.action(description="Block selected servers…", permissions=["decide"])
+    def block_selected(self, request, queryset):
+        return self._decide_bulk(request, queryset, CurationState.BLOCKED)
+
+    @admin.action(description="Reset selected servers to pending…", permissions=["decide"])
+    def reset_selected(self, request, queryset):
+        return self._decide_bulk(request, queryset, CurationState.PENDING)
+
+    def _decide_bulk(self, request, queryset, state):
+        """Ask for a reason on an intermediate page, then decide every selected server in one service call."""
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        total = queryset.count()
+        if form.is_valid():
+            servers = Server.objects.filter(pk__in=queryset.values("pk"))
+            changed = services.servers_decide_bulk(
+                servers=servers, state=state, reason=form.cleaned_data["reason"], actor=request.user,
+                source=AuditSource.ADMIN,
+            )
+            label = CurationState(state).label.lower()
+            unchanged = total - changed
+            message = f"{changed} of {total} selected server{'s' if total != 1 else ''} set to {label}."
+            if unchanged:
+                message += f" {unchanged} already were {label}."
+            self.message_user(request, message, messages.SUCCESS if changed else messages.INFO)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{dict(DecisionForm.base_fields['state'].choices)[state]}: {total} server"
+                     f"{'s' if total != 1 else ''}",
+            "form": form,
+            "state": state,
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "index": request.POST.get("index", "0"),
+            "preview": list(queryset.order_by("name")[:25]),
+            "total": total,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/curation/server/decide_bulk.html", context)
+
+    # --- per-object views ---
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("review-queue/", wrap(self.review_queue_view), name="mirror_server_review_queue"),
+            path("<int:server_id>/decide/", wrap(self.decide_view), name="mirror_server_decide"),
+            path("<int:server_id>/version-policy/", wrap(self.version_policy_view),
+                 name="mirror_server_version_policy"),
+            path("<int:server_id>/meta/", wrap(self.meta_view), name="mirror_server_meta"),
+            path("<int:server_id>/versions/<int:version_id>/decide/", wrap(self.decide_view),
+                 name="mirror_server_version_decide"),
+            path("<int:server_id>/versions/<int:version_id>/meta/", wrap(self.meta_view),
+                 name="mirror_server_version_meta"),
+            *super().get_urls(),
+        ]
+
+    def _target(self, request, server_id, version_id=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        server = get_object_or_404(Server.objects.select_related("latest_version", "curation"), pk=server_id)
+        version = None
+        if version_id is not None:
+            version = get_object_or_404(ServerVersion.objects.select_related("curation"), pk=version_id,
+                                        server=server)
+        return server, version
+
+    def _render(self, request, template, server, version, title, **context):
+        return TemplateResponse(request, template, {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "server": server,
+            "version": version,
+            "server_url": reverse("admin:mirror_server_change", args=[server.pk]),
+            **context,
+        })
+
+    def decide_view(self, request, server_id, version_id=None):
+        server, version = self._target(request, server_id, version_id)
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        target = version or server
+        if request.method == "POST":
+            form = DecisionForm(request.POST)
+            if form.is_valid():
+                state, reason = form.cleaned_data["state"], form.cleaned_data["reason"]
+                if version:
+                    service = {CurationState.APPROVED: services.version_approve,
+                               CurationState.BLOCKED: services.version_block,
+                               CurationState.PENDING: services.version_reset}[state]
+                    kwargs = {"version": version}
+                else:
+                    service = {CurationState.APPROVED: services.server_approve,
+                               CurationState.BLOCKED: services.server_block,
+                               CurationState.PENDING: services.server_reset}[state]
+                    kwargs = {"server": server}
+                try:
+                    changed = service(**kwargs, reason=reason, actor=request.user, source=AuditSource.ADMIN)
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    label = CurationState(state).label.lower()
+                    what = f"{server.name} {version.version}" if version else server.name
+                    if changed:
+                        self.message_user(request, f"{what} is now {label}.", messages.SUCCESS)
+                    else:
+                        self.message_user(request, f"{what} already was {label}; nothing changed.", messages.INFO)
+                    return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
+        else:
+            requested = request.GET.get("state")
+            form = DecisionForm(initial={"state": requested if requested in CurationState.values else None})
+        action_url = request.path
+        title = f"Decide on {server.name}" + (f" version {version.version}" if version else "")
+        return self._render(request, "admin/curation/server/decide.html", server, version, title,
+                            form=form, action_url=action_url, current_state=state_of(target),
+                            current=curation_of(target),
+                            version_json=pretty_json(version.server_json) if version else None)
+
+    def version_policy_view(self, request, server_id):
+        server, _ = self._target(request, server_id)
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        curation = curation_of(server)
+        if request.method == "POST":
+            form = VersionPolicyForm(request.POST)
+            if form.is_valid():
+                try:
+                    changed = services.server_set_version_policy(
+                        server=server, policy=form.cleaned_data["policy"], reason=form.cleaned_data["reason"],
+                        actor=request.user, source=AuditSource.ADMIN,
+                    )
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    label = VersionPolicy(form.cleaned_data["policy"]).label
+                    self.message_user(request, f"{server.name}: version policy is “{label}”"
+                                      + ("." if changed else " (unchanged)."),
+                                      messages.SUCCESS if changed else messages.INFO)
+                    return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
+        else:
+            form = VersionPolicyForm(initial={"policy": curation.version_policy if curation else None})
+        return self._render(request, "admin/curation/server/version_policy.html", server, None,
+                            f"Version policy of {server.name}", form=form)
+
+    def meta_view(self, request, server_id, version_id=None):
+        server, version = self._target(request, server_id, version_id)
+        if not request.user.has_perm(VERSION_META_PERMISSION if version_id else SERVER_META_PERMISSION):
+            raise PermissionDenied
+        target = version or server
+        if request.method == "POST":
+            form = MetaForm(request.POST)
+            if form.is_valid():
+                try:
+                    changed = services.meta_update(server=server, version=version, meta=form.cleaned_data["meta"],
+                                                   actor=request.user, source=AuditSource.ADMIN)
+                except ValidationError as error:
+                    form.add_error("meta", ValidationError(error.messages))
+                else:
+                    what = f"{server.name} {version.version}" if version else server.name
+                    self.message_user(request, f"Organisation metadata of {what} "
+                                      + ("saved." if changed else "unchanged."),
+                                      messages.SUCCESS if changed else messages.INFO)
+                    return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
+        else:
+            curation = curation_of(target)
+            form = MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {}))
+        title = f"Organisation metadata of {server.name}" + (f" version {version.version}" if version else "")
+        return self._render(request, "admin/curation/server/meta.html", server, version, title, form=form)
+
+    def review_queue_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        queue = selectors.review_queue()
+        servers = [curation.server for curation in queue.servers[:REVIEW_QUEUE_LIMIT + 1]]
+        versions = [curation.version for curation in queue.versions[:REVIEW_QUEUE_LIMIT + 1]]
+        return TemplateResponse(request, "admin/curation/review_queue.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Review queue",
+            "servers": servers[:REVIEW_QUEUE_LIMIT],
+            "servers_more": len(servers) > REVIEW_QUEUE_LIMIT,
+            "versions": versions[:REVIEW_QUEUE_LIMIT],
+            "versions_more": len(versions) > REVIEW_QUEUE_LIMIT,
+            "can_decide": self.has_decide_permission(request),
+        })
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        server = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if server is not None:
+            curation = curation_of(server)
+            can_view_audit = request.user.has_perm(AUDIT_VIEW_PERMISSION)
+            context.update(
+                curation=curation,
+                current_state=state_of(server),
+                can_decide=self.has_decide_permission(request),
+                can_edit_meta=request.user.has_perm(SERVER_META_PERMISSION),
+                decision_form=DecisionForm(),
+                policy_form=VersionPolicyForm(initial={"policy": curation.version_policy if curation else None}),
+                meta_form=MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {})),
+                meta_json=pretty_json(curation.meta if curation else {}),
+                can_view_audit=can_view_audit,
+                audit_events=(AuditEvent.objects.filter(server_name=server.name).defer("before", "after")[:50]
+                              if can_view_audit else ()),
+                audit_url=reverse("admin:curation_auditevent_changelist") + "?"
+                + urlencode({"server_name": server.name}),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+
+# --- Audit trail ------------------------------------------------------------------------------
+
+class AtDateRangeFilter(admin.FieldListFilter):
+    """Two date inputs (`?at__gte=YYYY-MM-DD&at__lte=YYYY-MM-DD`), both days inclusive."""
+
+    template = "admin/curation/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_since = f"{field_path}__gte"
+        self.lookup_until = f"{field_path}__lte"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = "date range"
+
+    def expected_parameters(self):
+        return [self.lookup_since, self.lookup_until]
+
+    def _date(self, request, name):
+        values = self.used_parameters.get(name)
+        raw = values[-1] if isinstance(values, list) and values else values
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            messages.warning(request, f"Ignored the date “{raw}”: use the form YYYY-MM-DD.")
+            return None
+
+    def queryset(self, request, queryset):
+        since, until = self._date(request, self.lookup_since), self._date(request, self.lookup_until)
+        zone = timezone.get_current_timezone()
+        if since:
+            queryset = queryset.filter(**{self.lookup_since: datetime.combine(since, time.min, zone)})
+        if until:
+            field = self.field_path
+            queryset = queryset.filter(**{f"{field}__lt": datetime.combine(until + timedelta(days=1), time.min, zone)})
+        return queryset
+
+    def value(self, name):
+        values = self.used_parameters.get(name)
+        return (values[-1] if isinstance(values, list) and values else values) or ""
+
+    def choices(self, changelist):
+        yield {
+            "selected": not (self.value(self.lookup_since) or self.value(self.lookup_until)),
+            "query_string": changelist.get_query_string(remove=[self.lookup_since, self.lookup_until]),
+            "display": "Any date",
+            "since_name": self.lookup_since,
+            "since": self.value(self.lookup_since),
+            "until_name": self.lookup_until,
+            "until": self.value(self.lookup_until),
+            "hidden": [(key, value) for key, values in self.request.GET.lists() for value in values
+                       if key not in (self.lookup_since, self.lookup_until, "p", "e")],
+        }
+
+
+class ActorFilter(admin.SimpleListFilter):
+    title = "actor"
+    parameter_name = "actor_name"
+
+    def lookups(self, request, model_admin):
+        names = AuditEvent.objects.order_by("actor_name").values_list("actor_name", flat=True).distinct()[:200]
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(actor_name=self.value())
+        return queryset
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor_name", "source", "action", "server_link", "version", "short_reason")
+    list_filter = ("action", ActorFilter, "source", ("at", AtDateRangeFilter))
+    search_fields = ("server_name",)
+    search_help_text = "Search by server name."
+    list_per_page = 100
+    show_full_result_count = False
+    actions = ("export_csv", "export_jsonl")
+    change_list_template = "admin/curation/auditevent/change_list.html"
+    fields = ("at", "actor_name", "actor", "source", "action", "server_name", "version", "reason", "before_json",
+              "after_json")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    # Append-only: nobody changes or deletes audit rows here (the database refuses it too).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_export_permission(self, request):
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+    @admin.display(description="server", ordering="server_name")
+    def server_link(self, event):
+        return event.server_name or "—"
+
+    @admin.display(description="reason")
+    def short_reason(self, event):
+        return event.reason if len(event.reason) <= 80 else event.reason[:79] + "…"
+
+    @admin.display(description="before")
+    def before_json(self, event):
+        return pretty_json(event.before)
+
+    @admin.display(description="after")
+    def after_json(self, event):
+        return pretty_json(event.after)
+
+    @admin.action(description="Export selected events as CSV", permissions=["export"])
+    def export_csv(self, request, queryset):
+        return export.audit_csv_response(queryset)
+
+    @admin.action(description="Export selected events as JSON Lines", permissions=["export"])
+    def export_jsonl(self, request, queryset):
+        return export.audit_jsonl_response(queryset)
+
+    def get_urls(self):
+        return [
+            path("export/<str:fmt>/", self.admin_site.admin_view(self.export_view),
+                 name="curation_auditevent_export"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request, fmt):
+        """Export every event the changelist currently shows (its filters and search), unpaginated."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        writers = {"csv": export.audit_csv_response, "jsonl": export.audit_jsonl_response}
+        if fmt not in writers:
+            return HttpResponseBadRequest("Unknown export format: use csv or jsonl.")
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Unknown filter in the query string.")
+        return writers[fmt](queryset)
+
+    def changelist_view(self, request, extra_context=None):
+        context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
+        return super().changelist_view(request, extra_context=context)
+
+
+# --- Policies ---------------------------------------------------------------------------------
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = ("name", "priority", "enabled", "effect", "name_glob", "registry_type", "identifier_glob",
+                    "remote_host", "updated_at")
+    list_display_links = ("name",)
+    list_filter = ("enabled", "effect", "registry_type")
+    search_fields = ("name", "name_glob", "identifier_glob", "remote_host")
+    ordering = ("priority", "name")
+    fieldsets = (
+        (None, {"fields": ("name", "priority", "enabled", "effect")}),
+        ("Match (all non-empty matchers must match)", {"fields": ("name_glob", "registry_type", "identifier_glob",
+                                                                  "remote_host")}),
+    )
+
+    def save_model(self, request, obj, form, change):
+        services.policy_save(policy=obj, actor=request.user, source=AuditSource.ADMIN)
+
+    def delete_model(self, request, obj):
+        services.policy_delete(policy=obj, actor=request.user, source=AuditSource.ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        for policy in queryset:
+            services.policy_delete(policy=policy, actor=request.user, source=AuditSource.ADMIN)

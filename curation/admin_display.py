@@ -1,0 +1,71 @@
+"""Escaped building blocks for the curation admin: state badges, safe links, pretty JSON.
+
+Upstream text is untrusted: everything goes through `format_html`, never `mark_safe`.
+"""
+
+import json
+from urllib.parse import urlsplit
+
+from django.utils.html import format_html
+
+from curation.choices import CurationState
+from mirror.choices import UpstreamStatus
+from mirror.models import Server, ServerVersion
+
+BADGE_COLOURS = {
+    CurationState.PENDING: ("#7a5a00", "#fff4ce"),
+    CurationState.APPROVED: ("#0b6b2e", "#dcf5e3"),
+    CurationState.BLOCKED: ("#a4161a", "#fde2e1"),
+    UpstreamStatus.ACTIVE: ("#0b6b2e", "#dcf5e3"),
+    UpstreamStatus.DEPRECATED: ("#7a5a00", "#fff4ce"),
+    UpstreamStatus.DELETED: ("#a4161a", "#fde2e1"),
+}
+BADGE_LABELS = {**dict(CurationState.choices), **dict(UpstreamStatus.choices)}
+
+
+def badge(value: str):
+    """A coloured pill for a curation state or an upstream status (escaped like everything else)."""
+    if not value:
+        return "—"
+    colour, background = BADGE_COLOURS.get(value, ("#333", "#eee"))
+    return format_html(
+        '<span class="registry-badge registry-badge-{}" style="color:{};background:{};padding:1px 8px;'
+        'border-radius:9px;font-weight:600;white-space:nowrap">{}</span>',
+        value, colour, background, BADGE_LABELS.get(value, value),
+    )
+
+
+def http_link(url, text=None):
+    """A link only for http(s) URLs; anything else (javascript:, data:, garbage) is shown as inert text."""
+    if not isinstance(url, str) or not url:
+        return "—"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return url
+    return format_html('<a href="{}" target="_blank" rel="noopener noreferrer nofollow">{}</a>', url, text or url)
+
+
+def curation_of(obj):
+    """The decision row of a server or version, or None while nothing was decided yet."""
+    try:
+        return obj.curation
+    except (Server.curation.RelatedObjectDoesNotExist, ServerVersion.curation.RelatedObjectDoesNotExist):
+        return None
+
+
+def state_of(obj) -> str:
+    curation = curation_of(obj)
+    return curation.state if curation else CurationState.PENDING
+
+
+def pretty_json(text_or_value):
+    """Pretty-print JSON for a read-only <pre>, keeping upstream's key order; escaped."""
+    if isinstance(text_or_value, str):
+        try:
+            text_or_value = json.loads(text_or_value)
+        except ValueError:
+            return format_html('<pre class="registry-json">{}</pre>', text_or_value)
+    if text_or_value in (None, {}, []):
+        return "—"
+    text = json.dumps(text_or_value, indent=2, ensure_ascii=False)
+    return format_html('<pre class="registry-json" style="max-height:40em;overflow:auto">{}</pre>', text)

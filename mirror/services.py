@@ -1,0 +1,498 @@
+"""The mirror's writes: the upstream sync and the schema cache.
+
+`sync_run_execute` pages the upstream list and commits each page in its own transaction:
+entries are upserted in bulk by (name, version), unchanged ones skipped by content hash,
+status changes and discoveries recorded as UpstreamEvents, `isLatest` recomputed locally for
+every touched name, and `mirror_changed` sent inside the same transaction.
+
+Each entry lands in exactly one SyncRun counter: `created`, `status_changed` (its status moved,
+whatever else changed), `changed` (content or upstream metadata), `unchanged` or `rejected`.
+"""
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+import structlog
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from mirror import selectors
+from mirror.choices import SyncMode, SyncOutcome, UpstreamEventKind, UpstreamStatus
+from mirror.models import SchemaDocument, Server, ServerVersion, SyncRun, UpstreamEvent
+from mirror.signals import mirror_changed
+from mirror.upstream import Page, UpstreamClient, UpstreamError, fetch_json, http_client, parse_timestamp
+from mirror.validation import SchemaUnavailable, ServerJsonValidator, UnknownSchema, schema_compile
+from mirror.versioning import pick_latest
+
+logger = structlog.get_logger(__name__)
+
+OFFICIAL_META = "io.modelcontextprotocol.registry/official"
+# pg_try_advisory_lock key of the sync ("mcpsync" as a big-endian integer).
+SYNC_LOCK_KEY = int.from_bytes(b"mcpsync", "big")
+REJECTIONS_KEPT = 1000
+MISSING_BATCH = 500
+# A JSON `\u0000` escape (not an escaped backslash followed by "u0000"): JSONB cannot store it.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+VERSION_UPDATE_FIELDS = [
+    "server_json", "document", "content_hash", "status", "status_changed_at", "status_message",
+    "published_at", "upstream_updated_at", "last_seen_at", "changed_at",
+]
+
+
+class SyncAlreadyRunning(Exception):
+    """Another sync holds the lock; this one did nothing."""
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, *, name: object = "", version: object = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.name = name if isinstance(name, str) else ""
+        self.version = version if isinstance(version, str) else ""
+
+
+@dataclass
+class _Entry:
+    name: str
+    version: str
+    server: dict
+    server_json: str
+    content_hash: str
+    status: str
+    status_changed_at: datetime
+    status_message: str
+    published_at: datetime
+    updated_at: datetime
+
+
+class _Stored(NamedTuple):
+    id: int
+    server_id: int
+    version: str
+    content_hash: str
+    status: str
+    status_changed_at: datetime
+    status_message: str
+    published_at: datetime
+    upstream_updated_at: datetime
+
+
+class _LatestCandidate(NamedTuple):
+    id: int
+    server_id: int
+    version: str
+    published_at: datetime
+    status: str
+    is_latest: bool
+
+
+# --- Schema cache ---------------------------------------------------------------------------
+
+
+def schema_document_obtain(*, url: str, http) -> str:
+    """The schema's text: from the DB cache, else fetched once (checked, then stored for later runs)."""
+    cached = SchemaDocument.objects.filter(url=url).values_list("body", flat=True).first()
+    if cached is not None:
+        return cached
+    try:
+        body = fetch_json(http, url, what="schema")
+    except UpstreamError as exc:
+        if exc.status_code in (404, 410):
+            raise UnknownSchema(f"HTTP {exc.status_code}") from exc
+        raise SchemaUnavailable(f"the server.json schema {url} is not cached and could not be fetched: {exc}") from exc
+    text = json.dumps(body, ensure_ascii=False)
+    schema_compile(url, text)  # raises SchemaUnavailable: never cache something that is not the schema
+    SchemaDocument.objects.get_or_create(url=url, defaults={"body": text})
+    logger.info("schema_cached", url=url)
+    return text
+
+
+# --- The sync -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _sync_lock():
+    """A session-level advisory lock on a connection of its own, taken without waiting."""
+    wrapper = connections["default"]
+    connection = wrapper.get_new_connection(wrapper.get_connection_params())
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [SYNC_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                raise SyncAlreadyRunning("another mirror sync is running; this one did nothing")
+            try:
+                yield
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [SYNC_LOCK_KEY])
+    finally:
+        connection.close()
+
+
+def sync_run_execute(
+    *, full: bool = False, upstream_url: str | None = None, progress: Callable[[SyncRun], None] | None = None
+) -> SyncRun:
+    """Mirror the upstream registry once; the returned SyncRun says how it went.
+
+    Full on the first run (or when asked), else incremental from the start of the last successful
+    run against the same upstream minus MIRROR_SAFETY_MARGIN. Raises SyncAlreadyRunning, without
+    touching anything, when another sync holds the lock.
+    """
+    upstream_url = (upstream_url or settings.MIRROR_UPSTREAM_URL).rstrip("/")
+    with _sync_lock():
+        _interrupted_runs_fail()
+        last_good = selectors.sync_run_last_succeeded(upstream_url=upstream_url)
+        incremental = not full and last_good is not None
+        run = SyncRun.objects.create(
+            mode=SyncMode.INCREMENTAL if incremental else SyncMode.FULL,
+            upstream_url=upstream_url,
+            updated_since=last_good.started_at - settings.MIRROR_SAFETY_MARGIN if incremental else None,
+        )
+        log = logger.bind(sync_run=run.pk, mode=run.mode, upstream=upstream_url)
+        log.info("sync_started", updated_since=run.updated_since)
+        try:
+            _Sync(run, progress=progress).execute()
+        except (UpstreamError, SchemaUnavailable) as exc:
+            _run_fail(run, str(exc))
+            log.warning("sync_failed", error=run.error)
+        except Exception as exc:  # a bug or a database error: record it on the run, then let it surface
+            _run_fail(run, f"{type(exc).__name__}: {exc}")
+            log.exception("sync_crashed")
+            raise
+        else:
+            run.outcome = SyncOutcome.SUCCEEDED
+            run.finished_at = timezone.now()
+            run.save(update_fields=["outcome", "finished_at"])
+            log.info("sync_succeeded", pages=run.pages, created=run.created, changed=run.changed,
+                     status_changed=run.status_changed, unchanged=run.unchanged, rejected=run.rejected)
+    return run
+
+
+@contextmanager
+def _asynchronous_commit():
+    """Page commits that do not wait for the WAL flush (a large share of a page's time).
+
+    A crash can lose only the last few pages, never part of one. The run's outcome is committed
+    synchronously afterwards, which flushes every page before it, so a recorded success never
+    outlives its pages; a lost run stays `running`, is failed by the next sync, and the high-water
+    mark stays where it was.
+    """
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _interrupted_runs_fail() -> None:
+    """Runs still `running` while we hold the lock died mid-way (worker killed); close them."""
+    SyncRun.objects.filter(outcome=SyncOutcome.RUNNING).update(
+        outcome=SyncOutcome.FAILED, finished_at=timezone.now(),
+        error="interrupted: the process running this sync stopped before it finished",
+    )
+
+
+def _run_fail(run: SyncRun, error: str) -> None:
+    run.refresh_from_db()  # drop counters of a page whose transaction rolled back
+    run.outcome = SyncOutcome.FAILED
+    run.finished_at = timezone.now()
+    run.error = f"failed after {run.pages} committed page(s): {error}"
+    run.save(update_fields=["outcome", "finished_at", "error"])
+
+
+class _Sync:
+    def __init__(self, run: SyncRun, *, progress):
+        self.run = run
+        self.progress = progress
+        self.http = http_client()
+        self.validator = ServerJsonValidator(
+            default_url=settings.MIRROR_SERVER_SCHEMA_URL,
+            load_schema=lambda url: schema_document_obtain(url=url, http=self.http),
+        )
+
+    def execute(self) -> None:
+        try:
+            with UpstreamClient(self.run.upstream_url) as upstream, _asynchronous_commit():
+                for page in upstream.server_pages(updated_since=self.run.updated_since):
+                    self._page_apply(page)
+                    if self.progress:
+                        self.progress(self.run)
+        finally:
+            self.http.close()
+        if self.run.mode == SyncMode.FULL:
+            _missing_flag(self.run)
+
+    def _page_apply(self, page: Page) -> None:
+        run = self.run
+        rejections: list[_Rejected] = []
+        entries: dict[tuple[str, str], _Entry] = {}
+        for raw in page.entries:
+            try:
+                entry = _entry_parse(raw)
+                if (entry.name, entry.version) in entries:
+                    raise _Rejected("the same name and version appear twice in one page",
+                                    name=entry.name, version=entry.version)
+                entries[(entry.name, entry.version)] = entry
+            except _Rejected as rejected:
+                rejections.append(rejected)
+
+        servers = {
+            name: (server_id, missing_since)
+            for name, server_id, missing_since in Server.objects.filter(name__in={n for n, _ in entries})
+            .values_list("name", "id", "missing_upstream_since")
+        }
+        stored = {
+            (row.server_id, row.version): row
+            for row in map(_Stored._make, ServerVersion.objects.filter(
+                server_id__in=[server_id for server_id, _ in servers.values()],
+                version__in={v for _, v in entries},
+            ).values_list(*_Stored._fields))
+        }
+
+        new, changed, status_changed, unchanged_ids = [], [], [], []
+        for key, entry in list(entries.items()):
+            server_id = servers.get(entry.name, (None, None))[0]
+            previous = stored.get((server_id, entry.version)) if server_id else None
+            # An unchanged hash was validated when it was stored.
+            if previous is None or previous.content_hash != entry.content_hash:
+                problem = self.validator.problem(entry.server)
+                if problem:
+                    rejections.append(_Rejected(problem, name=entry.name, version=entry.version))
+                    del entries[key]
+                    continue
+            if previous is None:
+                new.append(entry)
+            elif previous.status != entry.status:
+                status_changed.append((entry, previous))
+            elif _differs(entry, previous):
+                changed.append((entry, previous))
+            else:
+                unchanged_ids.append(previous.id)
+
+        with transaction.atomic():
+            now = timezone.now()
+            events: list[UpstreamEvent] = []
+            seen_names = {entry.name for entry in entries.values()}
+            server_ids = self._servers_upsert(seen_names, servers, events, now)
+            touched = set()
+
+            created_versions = _versions_insert(new, servers=servers, now=now)
+            discovered_servers = {event.server_id: event for event in events
+                                  if event.kind == UpstreamEventKind.SERVER_DISCOVERED}
+            for server_id, version_id in created_versions:
+                touched.add(server_id)
+                if server_id in discovered_servers and discovered_servers[server_id].version_id is None:
+                    discovered_servers[server_id].version_id = version_id
+                events.append(UpstreamEvent(sync_run=run, kind=UpstreamEventKind.VERSION_DISCOVERED,
+                                            server_id=server_id, version_id=version_id, recorded_at=now))
+
+            content_moved, metadata_moved = [], []
+            for entry, previous in changed + status_changed:
+                touched.add(previous.server_id)
+                row = ServerVersion(
+                    id=previous.id, server_json=entry.server_json, document=entry.server,
+                    content_hash=entry.content_hash, status=entry.status, status_changed_at=entry.status_changed_at,
+                    status_message=entry.status_message, published_at=entry.published_at,
+                    upstream_updated_at=entry.updated_at, last_seen_at=now, changed_at=now,
+                )
+                moved = (previous.content_hash != entry.content_hash or previous.status != entry.status
+                         or previous.status_message != entry.status_message)
+                (content_moved if moved else metadata_moved).append(row)
+            for entry, previous in status_changed:
+                events.append(UpstreamEvent(
+                    sync_run=run, kind=UpstreamEventKind.STATUS_CHANGED, server_id=previous.server_id,
+                    version_id=previous.id, old_status=previous.status, new_status=entry.status,
+                    upstream_at=entry.status_changed_at, status_message=entry.status_message, recorded_at=now,
+                ))
+            # `changed_at` follows content and status only: what the served entry's updatedAt reports.
+            if content_moved:
+                ServerVersion.objects.bulk_update(content_moved, VERSION_UPDATE_FIELDS)
+            if metadata_moved:
+                ServerVersion.objects.bulk_update(
+                    metadata_moved, [f for f in VERSION_UPDATE_FIELDS if f != "changed_at"]
+                )
+            if unchanged_ids:
+                ServerVersion.objects.filter(id__in=unchanged_ids).update(last_seen_at=now)
+
+            _latest_recompute(touched)
+            UpstreamEvent.objects.bulk_create(events)
+
+            run.pages += 1
+            run.created += len(new)
+            run.changed += len(changed)
+            run.status_changed += len(status_changed)
+            run.unchanged += len(unchanged_ids)
+            run.rejected += len(rejections)
+            room = REJECTIONS_KEPT - len(run.rejections)
+            if rejections and room > 0:
+                run.rejections = run.rejections + [
+                    {"name": r.name, "version": r.version, "reason": r.reason} for r in rejections[:room]
+                ]
+            run.save(update_fields=["pages", "created", "changed", "status_changed", "unchanged", "rejected",
+                                    "rejections"])
+            changed_servers = touched | server_ids
+            if events or changed_servers:
+                mirror_changed.send(sender=SyncRun, sync_run=run, events=events, server_ids=changed_servers)
+
+    def _servers_upsert(self, names: set[str], servers: dict, events: list, now) -> set[int]:
+        """Create unknown names, clear `missing upstream` on returning ones, stamp all as seen.
+
+        Fills `servers` with the new ids; returns the ids of servers that reappeared.
+        """
+        run = self.run
+        created = Server.objects.bulk_create([
+            Server(name=name, first_seen_at=now, last_seen_at=now) for name in sorted(names - servers.keys())
+        ])
+        for server in created:
+            servers[server.name] = (server.id, None)
+            events.append(UpstreamEvent(sync_run=run, kind=UpstreamEventKind.SERVER_DISCOVERED,
+                                        server_id=server.id, recorded_at=now))
+        returned = [server_id for name, (server_id, missing_since) in servers.items()
+                    if name in names and missing_since is not None]
+        if returned:
+            Server.objects.filter(id__in=returned).update(missing_upstream_since=None)
+            events.extend(UpstreamEvent(sync_run=run, kind=UpstreamEventKind.REAPPEARED_UPSTREAM,
+                                        server_id=server_id, recorded_at=now) for server_id in returned)
+        created_names = {server.name for server in created}
+        existing = [servers[name][0] for name in names - created_names]
+        if existing:
+            Server.objects.filter(id__in=existing).update(last_seen_at=now)
+        return set(returned)
+
+
+_INSERT_COLUMNS = (
+    "server_id", "version", "server_json", "document", "content_hash", "status", "status_changed_at",
+    "status_message", "published_at", "upstream_updated_at", "is_latest", "first_seen_at", "last_seen_at",
+    "changed_at",
+)
+
+
+def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> list[tuple[int, int]]:
+    """COPY the new versions in; returns their (server_id, id) pairs.
+
+    COPY rather than bulk_create: Django sends a bulk insert as UNNEST arrays, and psycopg escapes
+    every quote of every server.json inside those arrays in pure Python, which dominated a full sync.
+    """
+    if not entries:
+        return []
+    table = ServerVersion._meta.db_table
+    with connections["default"].cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN") as copy:
+            for entry in entries:
+                copy.write_row((
+                    servers[entry.name][0], entry.version, entry.server_json, entry.server_json,
+                    entry.content_hash, entry.status, entry.status_changed_at, entry.status_message,
+                    entry.published_at, entry.updated_at, False, now, now, now,
+                ))
+    ids = {
+        (server_id, version): version_id
+        for version_id, server_id, version in ServerVersion.objects.filter(
+            server_id__in={servers[entry.name][0] for entry in entries}, version__in={entry.version for entry in entries}
+        ).values_list("id", "server_id", "version")
+    }
+    return [(servers[e.name][0], ids[(servers[e.name][0], e.version)]) for e in entries]
+
+
+def _entry_parse(raw: object) -> _Entry:
+    """The entry's server object and official metadata, or _Rejected saying what is wrong."""
+    if not isinstance(raw, dict):
+        raise _Rejected("entry is not a JSON object")
+    server = raw.get("server")
+    if not isinstance(server, dict):
+        raise _Rejected("entry has no `server` object")
+    name, version = server.get("name"), server.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        raise _Rejected("`server.name` and `server.version` must be strings", name=name, version=version)
+    meta = raw.get("_meta")
+    official = meta.get(OFFICIAL_META) if isinstance(meta, dict) else None
+    if not isinstance(official, dict):
+        raise _Rejected(f"`_meta` has no `{OFFICIAL_META}` object", name=name, version=version)
+    status = official.get("status")
+    if status not in UpstreamStatus.values:
+        raise _Rejected(f"official status {str(status)[:50]!r} is not one of {', '.join(UpstreamStatus.values)}",
+                        name=name, version=version)
+    status_message = official.get("statusMessage", "")
+    if not isinstance(status_message, str) or "\x00" in status_message:
+        raise _Rejected("official statusMessage must be a string without NUL characters", name=name, version=version)
+    times = {}
+    for field in ("statusChangedAt", "publishedAt", "updatedAt"):
+        try:
+            times[field] = parse_timestamp(official.get(field))
+        except ValueError:
+            raise _Rejected(f"official {field} is missing or not an RFC 3339 timestamp",
+                            name=name, version=version) from None
+    server_json = json.dumps(server, ensure_ascii=False, separators=(",", ":"))
+    if "\\u0000" in server_json and _JSON_NUL.search(server_json):
+        raise _Rejected("`server` contains a NUL character, which cannot be stored", name=name, version=version)
+    try:
+        content_hash = hashlib.sha256(server_json.encode()).hexdigest()
+    except UnicodeEncodeError:
+        raise _Rejected("`server` contains an unpaired UTF-16 surrogate", name=name, version=version) from None
+    return _Entry(
+        name=name, version=version, server=server, server_json=server_json, content_hash=content_hash,
+        status=status, status_changed_at=times["statusChangedAt"], status_message=status_message,
+        published_at=times["publishedAt"], updated_at=times["updatedAt"],
+    )
+
+
+def _differs(entry: _Entry, stored: _Stored) -> bool:
+    return (
+        entry.content_hash != stored.content_hash
+        or entry.status_changed_at != stored.status_changed_at
+        or entry.status_message != stored.status_message
+        or entry.published_at != stored.published_at
+        or entry.updated_at != stored.upstream_updated_at
+    )
+
+
+def _latest_recompute(server_ids: set[int]) -> None:
+    """Upstream's isLatest rule applied locally to every version of these servers."""
+    if not server_ids:
+        return
+    by_server = defaultdict(list)
+    for candidate in map(_LatestCandidate._make, ServerVersion.objects.filter(server_id__in=server_ids)
+                         .values_list(*_LatestCandidate._fields)):
+        by_server[candidate.server_id].append(candidate)
+    latest_ids = [pick_latest(candidates).id for candidates in by_server.values()]
+    should_flag = Q(id__in=latest_ids)
+    ServerVersion.objects.filter(server_id__in=server_ids).filter(
+        (Q(is_latest=True) & ~should_flag) | (Q(is_latest=False) & should_flag)
+    ).update(is_latest=ExpressionWrapper(should_flag, output_field=BooleanField()))
+    latest = ServerVersion.objects.filter(server_id=OuterRef("pk"), is_latest=True).values("id")[:1]
+    Server.objects.filter(id__in=server_ids).exclude(latest_version_id__in=latest_ids).update(
+        latest_version_id=Subquery(latest)
+    )
+
+
+def _missing_flag(run: SyncRun) -> None:
+    """After a complete full sync: flag servers it never saw (an upstream reset), in batches. Never delete."""
+    while True:
+        with transaction.atomic():
+            missing = list(
+                Server.objects.filter(last_seen_at__lt=run.started_at, missing_upstream_since__isnull=True)
+                .order_by("id").values_list("id", flat=True)[:MISSING_BATCH]
+            )
+            if not missing:
+                return
+            now = timezone.now()
+            Server.objects.filter(id__in=missing).update(missing_upstream_since=now)
+            events = UpstreamEvent.objects.bulk_create(
+                UpstreamEvent(sync_run=run, kind=UpstreamEventKind.MISSING_UPSTREAM, server_id=server_id,
+                              recorded_at=now)
+                for server_id in missing
+            )
+            logger.warning("servers_missing_upstream", sync_run=run.pk, count=len(missing))
+            mirror_changed.send(sender=SyncRun, sync_run=run, events=events, server_ids=set(missing))

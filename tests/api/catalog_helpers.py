@@ -1,0 +1,22 @@
+"""Test data for the catalog, client-config and allowlist tests: mirrored versions plus curation rows."""
+
+from curation.choices import CurationState
+from curation.models import ServerCuration
+from curation.services import listing_refresh
+from tests.factories import ServerFactory, ServerVersionFactory
+
+
+def make_server(name: str, versions=("1.0.0",), *, state=CurationState.APPROVED, meta=None, extra=None,
+                decided_by_name="alice"):
+    """A mirrored server with these versions (`extra` merged into every server.json) and a curation decision."""
+    server = ServerFactory(name=name)
+    for version in versions:
+        ServerVersionFactory(server=server, version=version, extra=dict(extra or {}))
+    ServerCuration.objects.create(server=server, state=state, meta=meta or {}, decided_by_name=decided_by_name)
+    listing_refresh(server_ids=[server.id])
+    return server
+
+
+def set_state(server, state):
+    ServerCuration.objects.filter(server=server).update(state=state)
+    listing_refresh(server_ids=[server.id])

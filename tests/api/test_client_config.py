@@ -1,0 +1,336 @@
+import json
+
+import jsonschema
+import pytest
+
+from api.client_config import CLIENTS, ClientConfigError, client_config_build, config_sources, package_command
+from tests.api.client_formats import check_config
+from tests.factories import server_document
+
+NAME = "io.github.acme/weather-tools"
+
+
+def package_doc(**package) -> dict:
+    return server_document(NAME, "1.2.0", packages=[{"transport": {"type": "stdio"}, **package}])
+
+
+def build(document, client="vscode", **kwargs) -> dict:
+    result = client_config_build(document=document, client=client, **kwargs).as_dict()
+    check_config(result, document)
+    return result
+
+
+def entry(result) -> dict:
+    config = result["config"]
+    return (config.get("servers") or config["mcpServers"])[result["serverKey"]]
+
+
+def vscode_inputs(result) -> dict:
+    return {item["id"]: item for item in result["config"].get("inputs", [])}
+
+
+POSITIONAL = package_doc(
+    registryType="npm", identifier="@acme/fs", version="1.2.0",
+    packageArguments=[
+        {"type": "positional", "value": "--stdio"},
+        {"type": "positional", "valueHint": "directory", "isRequired": True, "description": "Directory to serve"},
+        {"type": "positional", "valueHint": "mode", "default": "read"},
+        {"type": "positional", "valueHint": "extra_path", "value": "/tmp", "isRepeated": True},
+        {"type": "positional", "valueHint": "optional_thing"},
+    ],
+)
+
+NAMED = package_doc(
+    registryType="npm", identifier="@acme/named", version="2.0.0",
+    packageArguments=[
+        {"type": "named", "name": "--port", "value": "8080"},
+        {"type": "named", "name": "--log-level=", "default": "info"},
+        {"type": "named", "name": "--token", "isSecret": True, "isRequired": True, "description": "API token"},
+        {"type": "named", "name": "--verbose"},
+        {"type": "named", "name": "--read-only", "format": "boolean", "default": "true"},
+        {"type": "named", "name": "--dry-run", "format": "boolean", "default": "false"},
+        {"type": "named", "name": "--color", "format": "boolean"},
+        {"type": "named", "name": "--region", "isRequired": True, "choices": ["eu", "us"], "default": "eu",
+         "description": "Region"},
+        {"type": "named", "name": "--mount", "value": "src={source}", "isRepeated": True,
+         "variables": {"source": {"description": "Source directory", "isRequired": True, "format": "filepath"}}},
+    ],
+)
+
+ENVIRONMENT = package_doc(
+    registryType="pypi", identifier="acme-weather", version="0.4.1", runtimeHint="uvx",
+    environmentVariables=[
+        {"name": "WEATHER_API_KEY", "isSecret": True, "isRequired": True, "description": "Weather API key"},
+        {"name": "WEATHER_ACCOUNT", "isRequired": True, "description": "Account id"},
+        {"name": "WEATHER_UNITS", "default": "metric", "description": "Units"},
+        {"name": "WEATHER_DEBUG", "description": "Debug logging"},
+        {"name": "WEATHER_OPTIONAL_TOKEN", "isSecret": True, "description": "Optional token"},
+        {"name": "WEATHER_AUTH", "value": "Bearer {token}",
+         "variables": {"token": {"isSecret": True, "description": "Bearer token"}}},
+        {"name": "WEATHER_ENV", "value": "production"},
+    ],
+)
+
+OCI = package_doc(
+    registryType="oci", identifier="ghcr.io/acme/weather", version="1.2.0", runtimeHint="docker",
+    runtimeArguments=[
+        {"type": "named", "name": "-v", "value": "{cache_dir}:/cache",
+         "variables": {"cache_dir": {"description": "Cache directory", "isRequired": True, "format": "filepath"}}},
+        {"type": "named", "name": "--network", "value": "host"},
+    ],
+    packageArguments=[{"type": "named", "name": "--units", "default": "metric"}],
+    environmentVariables=[{"name": "API_KEY", "isSecret": True, "isRequired": True, "description": "Key"}],
+)
+
+
+def test_positional_arguments_value_hint_default_and_repeated():
+    result = build(POSITIONAL)
+    assert entry(result) == {
+        "type": "stdio", "command": "npx",
+        "args": ["-y", "@acme/fs@1.2.0", "--stdio", "${input:directory}", "read", "/tmp"],
+    }
+    assert vscode_inputs(result) == {
+        "directory": {"type": "promptString", "id": "directory", "description": "Directory to serve"}
+    }
+    assert any("'extra_path' may be repeated" in note for note in result["notes"])
+    assert any("'optional_thing' is left out" in note for note in result["notes"])
+
+
+def test_named_arguments_values_flags_choices_and_variables():
+    result = build(NAMED)
+    assert entry(result)["args"] == [
+        "-y", "@acme/named@2.0.0",
+        "--port", "8080", "--log-level=info", "--token", "${input:token}", "--verbose", "--read-only",
+        "--region", "${input:region}", "--mount", "src=${input:source}",
+    ]
+    inputs = vscode_inputs(result)
+    assert inputs["token"] == {"type": "promptString", "id": "token", "description": "API token", "password": True}
+    assert inputs["region"] == {"type": "pickString", "id": "region", "description": "Region",
+                                "options": ["eu", "us"], "default": "eu"}
+    assert inputs["source"]["description"] == "Source directory"
+    assert any("'--color' is off" in note for note in result["notes"])
+    assert any("'--mount' may be repeated" in note for note in result["notes"])
+
+
+def test_environment_variables_secret_required_default_and_templates():
+    result = build(ENVIRONMENT)
+    assert entry(result) == {
+        "type": "stdio", "command": "uvx", "args": ["acme-weather==0.4.1"],
+        "env": {
+            "WEATHER_API_KEY": "${input:WEATHER_API_KEY}",
+            "WEATHER_ACCOUNT": "${input:WEATHER_ACCOUNT}",
+            "WEATHER_UNITS": "metric",
+            "WEATHER_OPTIONAL_TOKEN": "${input:WEATHER_OPTIONAL_TOKEN}",
+            "WEATHER_AUTH": "Bearer ${input:token}",
+            "WEATHER_ENV": "production",
+        },
+    }
+    inputs = vscode_inputs(result)
+    assert inputs["WEATHER_API_KEY"]["password"] is True
+    assert "password" not in inputs["WEATHER_ACCOUNT"]
+    assert inputs["token"]["password"] is True
+    assert any("'WEATHER_DEBUG' is not set" in note for note in result["notes"])
+
+
+def test_cursor_refers_to_inputs_as_environment_and_claude_keeps_markers():
+    cursor = build(ENVIRONMENT, client="cursor")
+    assert entry(cursor)["env"]["WEATHER_API_KEY"] == "${env:WEATHER_API_KEY}"
+    assert entry(cursor)["env"]["WEATHER_AUTH"] == "Bearer ${env:TOKEN}"
+    assert any("TOKEN" in note and "WEATHER_API_KEY" in note for note in cursor["notes"])
+    claude = build(ENVIRONMENT, client="claude-desktop")
+    assert entry(claude)["env"]["WEATHER_API_KEY"] == "${input:WEATHER_API_KEY}"
+    assert any("replace each ${input:" in note for note in claude["notes"])
+
+
+def test_oci_runs_docker_with_runtime_arguments_and_env_names():
+    result = build(OCI)
+    assert entry(result) == {
+        "type": "stdio", "command": "docker",
+        "args": ["run", "-i", "--rm", "-v", "${input:cache_dir}:/cache", "--network", "host",
+                 "-e", "API_KEY", "ghcr.io/acme/weather:1.2.0", "--units", "metric"],
+        "env": {"API_KEY": "${input:API_KEY}"},
+    }
+
+
+def test_oci_identifier_with_a_tag_or_digest_is_used_as_published():
+    digest = "ghcr.io/acme/weather@sha256:" + "a" * 64
+    for identifier in ("docker.io/acme/weather:1.2.0", digest):
+        result = build(package_doc(registryType="oci", identifier=identifier, version="9.9.9"))
+        assert entry(result)["args"][-1] == identifier
+
+
+def test_oci_on_a_registry_with_a_port_still_gets_its_version():
+    result = build(package_doc(registryType="oci", identifier="registry.local:5000/acme/weather", version="1.0"))
+    assert entry(result)["args"][-1] == "registry.local:5000/acme/weather:1.0"
+
+
+def test_nuget_runs_dnx_and_separates_package_arguments():
+    document = package_doc(registryType="nuget", identifier="Acme.Weather", version="1.0.8",
+                           packageArguments=[{"type": "named", "name": "--units", "value": "si"}])
+    assert entry(build(document))["args"] == ["Acme.Weather@1.0.8", "--yes", "--", "--units", "si"]
+    bare = package_doc(registryType="nuget", identifier="Acme.Weather", version="1.0.8")
+    assert entry(build(bare, client="claude-desktop")) == {"command": "dnx", "args": ["Acme.Weather@1.0.8", "--yes"]}
+
+
+def test_pypi_runtime_arguments_go_before_the_package():
+    document = package_doc(registryType="pypi", identifier="acme-weather", version="0.4.1", runtimeHint="uvx",
+                           runtimeArguments=[{"type": "named", "name": "--python", "value": "3.12"}])
+    assert entry(build(document))["args"] == ["--python", "3.12", "acme-weather==0.4.1"]
+
+
+def test_an_unknown_runtime_hint_falls_back_to_the_registry_default_with_a_note():
+    document = package_doc(registryType="pypi", identifier="acme-weather", version="0.4.1", runtimeHint="python")
+    result = build(document)
+    assert entry(result)["command"] == "uvx"
+    assert any("runtimeHint 'python'" in note for note in result["notes"])
+
+
+def test_mcpb_is_described_not_configured():
+    sha = "f" * 64
+    document = package_doc(registryType="mcpb", identifier="https://example.com/weather.mcpb", fileSha256=sha)
+    for client in CLIENTS:
+        result = build(document, client=client)
+        assert result["config"] is None
+        assert result["download"] == {"url": "https://example.com/weather.mcpb", "sha256": sha}
+
+
+@pytest.mark.parametrize(("transport", "vscode_type"), [("streamable-http", "http"), ("sse", "sse")])
+def test_package_serving_http_is_started_then_connected(transport, vscode_type):
+    document = package_doc(
+        registryType="npm", identifier="@acme/http", version="1.0.0",
+        transport={"type": transport, "url": "http://localhost:{port}/mcp",
+                   "headers": [{"name": "X-Api-Key", "isSecret": True, "description": "Key"}]},
+        packageArguments=[{"type": "named", "name": "--port", "default": "3000"}],
+    )
+    vscode = build(document)
+    assert entry(vscode) == {"type": vscode_type, "url": "http://localhost:3000/mcp",
+                             "headers": {"X-Api-Key": "${input:X-Api-Key}"}}
+    assert vscode["launch"] == {"command": "npx", "args": ["-y", "@acme/http@1.0.0", "--port", "3000"]}
+    cursor = build(document, client="cursor")
+    assert entry(cursor) == {"url": "http://localhost:3000/mcp", "headers": {"X-Api-Key": "${env:X_API_KEY}"}}
+    claude = build(document, client="claude-desktop")
+    args = entry(claude)["args"]
+    assert args[:3] == ["-y", "mcp-remote", "http://localhost:3000/mcp"]
+    assert ("--transport" in args) == (transport == "sse")
+
+
+REMOTES = server_document(NAME, "1.2.0", packages=[], remotes=[
+    {
+        "type": "streamable-http", "url": "https://{tenant}.weather.example.com/mcp",
+        "variables": {"tenant": {"description": "Your tenant", "isRequired": True}},
+        "headers": [
+            {"name": "Authorization", "value": "Bearer {api_key}",
+             "variables": {"api_key": {"isSecret": True, "isRequired": True, "description": "API key"}}},
+            {"name": "X-Client", "value": "registry"},
+        ],
+    },
+    {"type": "sse", "url": "https://weather.example.com/sse",
+     "headers": [{"name": "X-API-Key", "isSecret": True, "isRequired": True, "description": "Key"}]},
+])
+
+
+def test_remote_url_variables_and_headers_become_inputs():
+    result = build(REMOTES)
+    assert result["source"] == {"type": "remote", "index": 0, "transport": "streamable-http",
+                                "url": "https://{tenant}.weather.example.com/mcp"}
+    assert entry(result) == {
+        "type": "http", "url": "https://${input:tenant}.weather.example.com/mcp",
+        "headers": {"Authorization": "Bearer ${input:api_key}", "X-Client": "registry"},
+    }
+    inputs = vscode_inputs(result)
+    assert inputs["api_key"]["password"] is True
+    assert "password" not in inputs["tenant"]
+
+
+def test_remote_for_cursor_and_claude_desktop():
+    cursor = build(REMOTES, client="cursor")
+    assert entry(cursor)["url"] == "https://${env:TENANT}.weather.example.com/mcp"
+    assert entry(cursor)["headers"]["Authorization"] == "Bearer ${env:API_KEY}"
+    claude = build(REMOTES, client="claude-desktop", remote_index=1)
+    assert entry(claude) == {
+        "command": "npx",
+        "args": ["-y", "mcp-remote", "https://weather.example.com/sse", "--header", "X-API-Key:${MCP_HEADER_X_API_KEY}",
+                 "--transport", "sse-only"],
+        "env": {"MCP_HEADER_X_API_KEY": "${input:X-API-Key}"},
+    }
+
+
+def test_same_input_name_with_different_meaning_gets_distinct_ids():
+    document = package_doc(
+        registryType="npm", identifier="@acme/x", version="1.0.0",
+        environmentVariables=[{"name": "token", "isSecret": True, "description": "Env token"}],
+        packageArguments=[{"type": "named", "name": "--token", "isRequired": True, "description": "Arg token"}],
+    )
+    result = build(document)
+    assert entry(result)["env"] == {"token": "${input:token}"}
+    assert entry(result)["args"][-2:] == ["--token", "${input:token_2}"]
+
+
+def test_server_keys_and_default_source():
+    document = server_document(NAME, "1.0.0", packages=[
+        {"registryType": "mcpb", "identifier": "https://example.com/x.mcpb", "fileSha256": "0" * 64,
+         "transport": {"type": "stdio"}},
+        {"registryType": "npm", "identifier": "@acme/x", "version": "1.0.0", "transport": {"type": "stdio"}},
+    ])
+    vscode = build(document)
+    assert vscode["serverKey"] == NAME
+    assert vscode["source"]["index"] == 1, "the first runnable package is the default"
+    assert build(document, client="cursor")["serverKey"] == "weather-tools"
+    odd = server_document("io.github.acme/My.Server_v2", "1.0.0")
+    assert build(odd, client="claude-desktop")["serverKey"] == "My-Server_v2"
+    assert [s["label"] for s in config_sources(document)][1] == "npm: @acme/x"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"client": "emacs"}, "Unknown client"),
+    ({"client": "vscode", "package_index": 5}, "no package #5"),
+    ({"client": "vscode", "remote_index": 0}, "no remote #0"),
+    ({"client": "vscode", "package_index": 0, "remote_index": 0}, "not both"),
+])
+def test_bad_requests_raise_a_clear_error(kwargs, message):
+    with pytest.raises(ClientConfigError, match=message):
+        client_config_build(document=POSITIONAL, **kwargs)
+
+
+def test_a_server_with_nothing_to_configure_is_an_error():
+    with pytest.raises(ClientConfigError, match="no packages and no remotes"):
+        client_config_build(document=server_document(NAME, "1.0.0", packages=[]), client="vscode")
+
+
+def test_package_command_for_the_allowlist():
+    assert package_command(OCI["packages"][0])[:4] == ["docker", "run", "-i", "--rm"]
+    assert package_command({"registryType": "mcpb", "identifier": "https://x/y.mcpb",
+                            "transport": {"type": "stdio"}}) is None
+
+
+CASES = [POSITIONAL, NAMED, ENVIRONMENT, OCI, REMOTES]
+
+
+def test_every_hand_written_case_is_a_valid_server_json(shared_file):
+    schema = json.loads(shared_file("server.schema.2025-12-11.json").read_text())
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    for document in CASES:
+        assert not list(validator.iter_errors(document)), document["packages"] or document["remotes"]
+
+
+def test_every_seed_server_json_gives_a_valid_config_for_every_client_and_source(shared_file):
+    documents = json.loads(shared_file("seed.json").read_text())
+    checked = 0
+    for document in documents:
+        for source in config_sources(document):
+            index = {"package_index" if source["type"] == "package" else "remote_index": source["index"]}
+            for client in CLIENTS:
+                build(document, client=client, **index)
+                checked += 1
+    assert checked >= 3 * len(documents)
+
+
+def test_seed_airtable_secret_is_a_password_input(shared_file):
+    document = next(d for d in json.loads(shared_file("seed.json").read_text())
+                    if d["name"] == "io.github.domdomegg/airtable-mcp-server")
+    result = build(document)
+    assert entry(result)["env"] == {"AIRTABLE_API_KEY": "${input:AIRTABLE_API_KEY}"}
+    assert vscode_inputs(result)["AIRTABLE_API_KEY"]["password"] is True
+    oci = build(document, package_index=1)
+    assert entry(oci)["args"] == ["run", "-i", "--rm", "-e", "AIRTABLE_API_KEY",
+                                  f"docker.io/domdomegg/airtable-mcp-server:{document['version']}"]

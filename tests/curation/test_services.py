@@ -1,0 +1,307 @@
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from curation import services
+from curation.choices import AuditAction, AuditSource, CurationState, PolicyEffect, VersionPolicy
+from curation.models import AuditEvent, Listing, Policy, ServerCuration, VersionCuration
+from mirror.models import Server
+from tests.curation.curation_support import (
+    actions,
+    mirrored,
+    new_versions_page,
+    query_count,
+    server_state,
+    user,
+    version_state,
+)
+from tests.factories import ServerVersionFactory
+
+pytestmark = pytest.mark.django_db
+CLI = {"actor_name": "cli", "source": AuditSource.CLI}
+
+
+def served(server) -> set[str]:
+    return set(Listing.objects.filter(version__server=server, is_served=True).values_list("version_string", flat=True))
+
+
+def test_approve_records_decision_and_event_and_serves_at_once():
+    server = mirrored("io.github.acme/one", ["1.0.0", "1.1.0"])
+    alice = user("alice")
+
+    assert services.server_approve(server=server, reason="SEC-1 reviewed", actor=alice, source=AuditSource.ADMIN)
+
+    curation = ServerCuration.objects.get(pk=server.pk)
+    assert (curation.state, curation.reason, curation.decided_by, curation.decided_by_name) == (
+        "approved", "SEC-1 reviewed", alice, "alice")
+    assert curation.decided_at is not None
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor, event.actor_name, event.source, event.server_name, event.reason) == (
+        AuditAction.SERVER_APPROVED, alice, "alice", "admin", "io.github.acme/one", "SEC-1 reviewed")
+    assert (event.before, event.after) == ({"state": "pending"}, {"state": "approved"})
+    assert served(server) == {"1.0.0", "1.1.0"}
+    listing = Listing.objects.get(version__server=server, version_string="1.1.0")
+    assert listing.is_latest and listing.org_meta["approvedBy"] == "alice"
+
+
+def test_repeating_a_decision_changes_nothing_and_records_nothing():
+    server = mirrored("io.github.acme/one")
+    assert services.server_block(server=server, reason="no", **CLI)
+    assert not services.server_block(server=server, reason="still no", **CLI)
+    assert AuditEvent.objects.count() == 1
+    assert ServerCuration.objects.get(pk=server.pk).reason == "no"
+
+
+def test_actor_name_overrides_the_username_and_defaults_to_the_source():
+    server = mirrored("io.github.acme/one")
+    alice = user("alice")
+    services.server_approve(server=server, reason="r", actor=alice, actor_name="policy:x", source=AuditSource.SYNC)
+    services.server_block(server=server, reason="r", source=AuditSource.API)
+    services.server_reset(server=server, reason="r", actor=alice, source=AuditSource.ADMIN)
+    assert list(AuditEvent.objects.order_by("id").values_list("actor_name", "actor")) == [
+        ("policy:x", alice.pk), ("api", None), ("alice", alice.pk)]
+
+
+def test_block_withdraws_a_served_server_and_reset_keeps_it_withdrawn():
+    server = mirrored("io.github.acme/one")
+    services.server_approve(server=server, reason="ok", **CLI)
+    services.server_block(server=server, reason="incident", **CLI)
+    listing = Listing.objects.get(version__server=server)
+    assert not listing.is_served and listing.withdrawn_at is not None
+    services.server_reset(server=server, reason="re-review", **CLI)
+    assert server_state(server) == "pending" and served(server) == set()
+    assert [a for a, *_ in actions()] == ["server_approved", "server_blocked", "server_reset"]
+
+
+def test_reviewed_policy_approving_a_server_approves_the_versions_pending_now_only():
+    server = mirrored("io.github.acme/one", ["1.0.0", "1.1.0", "1.2.0"])
+    services.server_set_version_policy(server=server, policy=VersionPolicy.REVIEWED, reason="strict", **CLI)
+    bad = server.versions.get(version="1.2.0")
+    services.version_block(version=bad, reason="compromised", **CLI)
+
+    services.server_approve(server=server, reason="reviewed", **CLI)
+
+    assert served(server) == {"1.0.0", "1.1.0"}
+    assert version_state(bad) == "blocked"
+    assert actions(action=AuditAction.VERSION_APPROVED) == [
+        ("version_approved", "cli", "io.github.acme/one", "1.0.0"),
+        ("version_approved", "cli", "io.github.acme/one", "1.1.0"),
+    ]
+    # A version discovered later arrives pending and is not served until approved on its own.
+    later = ServerVersionFactory(server=server, version="2.0.0")
+    new_versions_page(later)
+    assert version_state(later) == "pending"
+    assert served(server) == {"1.0.0", "1.1.0"}
+    services.version_approve(version=later, reason="reviewed 2.0.0", **CLI)
+    assert served(server) == {"1.0.0", "1.1.0", "2.0.0"}
+    assert Listing.objects.get(version=later).is_latest
+
+
+def test_blocking_one_version_of_an_approved_server():
+    server = mirrored("io.github.acme/one", ["1.0.0", "1.1.0"])
+    services.server_approve(server=server, reason="ok", **CLI)
+    release = server.versions.get(version="1.1.0")
+
+    assert services.version_block(version=release, reason="CVE-2026-1", actor=user("bob"), source=AuditSource.ADMIN)
+
+    assert served(server) == {"1.0.0"}
+    assert Listing.objects.get(version__server=server, version_string="1.0.0").is_latest
+    event = AuditEvent.objects.get(action=AuditAction.VERSION_BLOCKED)
+    assert (event.version, event.actor_name, event.before, event.after) == (
+        "1.1.0", "bob", {"state": "pending"}, {"state": "blocked"})
+    assert services.version_reset(version=release, reason="fixed upstream", **CLI)
+    assert served(server) == {"1.0.0", "1.1.0"}
+
+
+def test_a_transition_outside_the_map_is_refused_and_writes_nothing(monkeypatch):
+    server = mirrored("io.github.acme/one")
+    services.server_block(server=server, reason="no", **CLI)
+    monkeypatch.setitem(services.ALLOWED_TRANSITIONS, CurationState.BLOCKED, {CurationState.PENDING})
+
+    with pytest.raises(ValidationError, match="Cannot move from blocked to approved"):
+        services.server_approve(server=server, reason="yes", **CLI)
+    with pytest.raises(ValidationError):
+        services.servers_decide_bulk(servers=[server], state=CurationState.APPROVED, reason="yes", **CLI)
+    assert server_state(server) == "blocked" and AuditEvent.objects.count() == 1
+
+
+def test_services_create_missing_curation_rows_with_the_default_policy(settings):
+    settings.REGISTRY_DEFAULT_VERSION_POLICY = "reviewed"
+    server = mirrored("io.github.acme/legacy")
+    assert not ServerCuration.objects.exists()
+    services.server_block(server=server, reason="old", **CLI)
+    assert ServerCuration.objects.get(pk=server.pk).version_policy == "reviewed"
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+def test_bulk_decides_only_what_changes_with_one_event_each():
+    servers = [mirrored(f"io.github.acme/s{i}") for i in range(4)]
+    services.server_approve(server=servers[0], reason="earlier", **CLI)
+
+    changed = services.servers_decide_bulk(servers=servers, state="approved", reason="batch", **CLI)
+
+    assert changed == 3
+    assert AuditEvent.objects.filter(action=AuditAction.SERVER_APPROVED, reason="batch").count() == 3
+    assert Listing.objects.filter(is_served=True).count() == 4
+    assert services.servers_decide_bulk(servers=servers, state="approved", reason="again", **CLI) == 0
+
+
+def test_bulk_cascades_version_approvals_under_reviewed_policy(settings):
+    settings.REGISTRY_DEFAULT_VERSION_POLICY = "reviewed"
+    servers = [mirrored(f"io.github.acme/s{i}", ["1.0.0", "2.0.0"]) for i in range(3)]
+    services.servers_decide_bulk(servers=servers, state="approved", reason="batch", **CLI)
+    assert AuditEvent.objects.filter(action=AuditAction.VERSION_APPROVED).count() == 6
+    assert Listing.objects.filter(is_served=True).count() == 6
+
+
+@pytest.mark.parametrize("state", ["approved", "blocked"])
+def test_bulk_query_count_does_not_grow_with_the_number_of_servers(state, settings):
+    settings.REGISTRY_DEFAULT_VERSION_POLICY = "reviewed"
+
+    def decide(count, prefix):
+        servers = [mirrored(f"io.github.{prefix}/s{i}", ["1.0.0", "1.1.0"]) for i in range(count)]
+        queryset = Server.objects.filter(name__startswith=f"io.github.{prefix}/")
+        return query_count(lambda: services.servers_decide_bulk(servers=queryset, state=state, reason="r", **CLI)), servers
+
+    few, _ = decide(5, "few")
+    many, servers = decide(50, "many")
+    assert few == many
+    assert AuditEvent.objects.filter(server_name__startswith="io.github.many/").values("server_name").distinct().count() == 50
+
+
+# --- version policy --------------------------------------------------------------------------
+
+def test_version_policy_change_is_audited_and_keeps_what_is_served():
+    server = mirrored("io.github.acme/one", ["1.0.0", "1.1.0"])
+    services.server_approve(server=server, reason="ok", **CLI)
+
+    assert services.server_set_version_policy(server=server, policy="reviewed", reason="tighten", **CLI)
+    assert not services.server_set_version_policy(server=server, policy="reviewed", reason="again", **CLI)
+
+    event = AuditEvent.objects.get(action=AuditAction.VERSION_POLICY_CHANGED)
+    assert (event.before, event.after, event.reason) == ({"version_policy": "all"}, {"version_policy": "reviewed"},
+                                                         "tighten")
+    assert served(server) == {"1.0.0", "1.1.0"}
+    assert {version_state(v) for v in server.versions.all()} == {"approved"}
+
+
+def test_version_policy_change_on_a_pending_server_approves_nothing():
+    server = mirrored("io.github.acme/one")
+    services.server_set_version_policy(server=server, policy="reviewed", reason="strict", **CLI)
+    assert not VersionCuration.objects.filter(state="approved").exists()
+
+
+def test_unknown_version_policy_is_refused():
+    server = mirrored("io.github.acme/one")
+    with pytest.raises(ValidationError, match="Unknown version policy"):
+        services.server_set_version_policy(server=server, policy="some", reason="r", **CLI)
+
+
+# --- meta --------------------------------------------------------------------------------------
+
+def test_meta_update_is_served_under_the_namespace_beside_the_registry_facts():
+    server = mirrored("io.github.acme/one", ["1.0.0", "1.1.0"])
+    services.server_approve(server=server, reason="ok", actor_name="alice", source=AuditSource.ADMIN)
+    version = server.versions.get(version="1.1.0")
+
+    assert services.meta_update(server=server, meta={"owningTeam": "payments", "tier": 1}, **CLI)
+    assert services.meta_update(server=server, version=version, meta={"tier": 2}, **CLI)
+    assert not services.meta_update(server=server, version=version, meta={"tier": 2}, **CLI)
+
+    older = Listing.objects.get(version__server=server, version_string="1.0.0").org_meta
+    newer = Listing.objects.get(version=version).org_meta
+    assert older == {"owningTeam": "payments", "tier": 1, "curationState": "approved", "approvedBy": "alice",
+                     "approvedAt": older["approvedAt"]}
+    assert newer["tier"] == 2 and newer["owningTeam"] == "payments"
+    server_event, version_event = AuditEvent.objects.filter(action=AuditAction.META_UPDATED).order_by("id")
+    assert (server_event.before, server_event.after, server_event.version) == (
+        {}, {"owningTeam": "payments", "tier": 1}, "")
+    assert (version_event.before, version_event.after, version_event.version) == ({}, {"tier": 2}, "1.1.0")
+
+
+@pytest.mark.parametrize("meta", [{"approvedBy": "mallory"}, {"curationState": "approved"},
+                                  {"io.modelcontextprotocol.registry/official": {}}, ["not", "an", "object"]])
+def test_meta_update_refuses_what_would_overwrite_registry_or_upstream_facts(meta):
+    server = mirrored("io.github.acme/one")
+    with pytest.raises(ValidationError):
+        services.meta_update(server=server, meta=meta, **CLI)
+    assert not AuditEvent.objects.exists()
+
+
+def test_registry_facts_win_over_stored_metadata_written_around_the_service():
+    server = mirrored("io.github.acme/one")
+    services.server_approve(server=server, reason="ok", actor_name="alice", source=AuditSource.ADMIN)
+    ServerCuration.objects.filter(pk=server.pk).update(meta={"approvedBy": "mallory", "versionCurationState": "x"})
+    services.listing_refresh(server_ids=[server.pk])
+    org_meta = Listing.objects.get(version__server=server).org_meta
+    assert org_meta["approvedBy"] == "alice" and "versionCurationState" not in org_meta
+
+
+def test_meta_update_of_another_servers_version_is_refused():
+    one, two = mirrored("io.github.acme/one"), mirrored("io.github.acme/two")
+    with pytest.raises(ValidationError, match="does not belong"):
+        services.meta_update(server=one, version=two.versions.get(), meta={"a": 1}, **CLI)
+
+
+# --- policy rules ------------------------------------------------------------------------------
+
+def test_policy_save_and_delete_are_audited_with_before_and_after():
+    alice = user("alice")
+    policy = services.policy_save(policy=Policy(name="acme", name_glob="io.github.acme/*",
+                                                effect=PolicyEffect.APPROVE), actor=alice, source=AuditSource.ADMIN)
+    policy.priority = 10
+    services.policy_save(policy=policy, actor=alice, source=AuditSource.ADMIN)
+    services.policy_save(policy=policy, actor=alice, source=AuditSource.ADMIN)  # unchanged: no event
+    services.policy_delete(policy=policy, actor=alice, source=AuditSource.ADMIN)
+
+    created, updated, deleted = AuditEvent.objects.order_by("id")
+    assert (created.action, created.before, created.after["name_glob"]) == ("policy_created", None, "io.github.acme/*")
+    assert (updated.action, updated.before["priority"], updated.after["priority"]) == ("policy_updated", 100, 10)
+    assert (deleted.action, deleted.before["name"], deleted.after) == ("policy_deleted", "acme", None)
+    assert not Policy.objects.exists()
+
+
+def test_policy_save_validates_the_rule():
+    with pytest.raises(ValidationError):
+        services.policy_save(policy=Policy(name="x", effect="explode"), **CLI)
+    assert not Policy.objects.exists() and not AuditEvent.objects.exists()
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_curators_never_lose_an_audit_event():
+    """Both decide the same server at once: the row lock orders them and the chain of events stays whole."""
+    server = mirrored("io.github.acme/race")
+    services.server_reset(server=server, reason="create the row", **CLI)  # pending: no change, no event
+    start = threading.Barrier(4)
+    errors = []
+
+    def decide(service, name):
+        try:
+            start.wait(timeout=10)
+            service(server=server, reason=name, actor_name=name, source=AuditSource.ADMIN)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide, args=(service, f"{service.__name__}-{i}"))
+               for i, service in enumerate([services.server_approve, services.server_block] * 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    events = list(AuditEvent.objects.order_by("id"))
+    assert events, "at least the first decision changes the state"
+    previous = "pending"
+    for event in events:
+        assert event.before == {"state": previous} and event.after["state"] != previous
+        previous = event.after["state"]
+    assert server_state(server) == previous
+    assert Listing.objects.get(version__server=server).is_served == (previous == "approved")

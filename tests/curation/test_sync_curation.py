@@ -1,0 +1,57 @@
+"""Policies and the audit trail through a real sync run, upstream faked at the HTTP boundary (respx)."""
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from curation.choices import PolicyEffect
+from curation.models import AuditEvent, Listing, Policy
+from mirror.choices import SyncOutcome
+from mirror.models import Server
+from mirror.services import sync_run_execute
+from tests.curation.curation_support import server_state
+from tests.factories import SCHEMA_URL, server_document
+
+UPSTREAM = "http://127.0.0.1:9"
+
+
+def entry(name, version, status="active", **extra):
+    when = "2026-01-05T10:00:00Z"
+    return {"server": server_document(name, version, **extra), "_meta": {"io.modelcontextprotocol.registry/official": {
+        "status": status, "statusChangedAt": when, "publishedAt": when, "updatedAt": when, "isLatest": True}}}
+
+
+@pytest.fixture
+def upstream(shared_file, settings):
+    settings.MIRROR_SERVER_SCHEMA_URL = SCHEMA_URL
+    settings.MIRROR_RETRY_ATTEMPTS = 1
+    schema = json.loads(shared_file("server.schema.2025-12-11.json").read_text())
+    with respx.mock(assert_all_called=False) as router:
+        router.get(SCHEMA_URL).mock(return_value=httpx.Response(200, json=schema))
+        yield router
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_applies_policies_audits_discoveries_and_serves_at_once(upstream):
+    Policy.objects.create(name="acme", priority=10, name_glob="io.github.acme/*", effect=PolicyEffect.APPROVE)
+    Policy.objects.create(name="no-pypi", priority=10, registry_type="pypi", effect=PolicyEffect.BLOCK)
+    pypi = [{"registryType": "pypi", "identifier": "acme-py", "version": "1.0.0", "transport": {"type": "stdio"}}]
+    upstream.get(f"{UPSTREAM}/v0.1/servers").mock(return_value=httpx.Response(200, json={
+        "servers": [entry("io.github.acme/tool", "1.0.0"), entry("io.github.acme/py", "1.0.0", packages=pypi),
+                    entry("io.github.else/x", "1.0.0"), entry("io.github.acme/gone", "1.0.0", status="deleted")],
+        "metadata": {"count": 4},
+    }))
+
+    run = sync_run_execute(full=True, upstream_url=UPSTREAM)
+
+    assert run.outcome == SyncOutcome.SUCCEEDED, run.error
+    states = {server.name: server_state(server) for server in Server.objects.all()}
+    assert states == {"io.github.acme/tool": "approved", "io.github.acme/py": "blocked",  # block wins the tie
+                      "io.github.else/x": "pending", "io.github.acme/gone": "approved"}
+    # Upstream `deleted` is never served, whatever a policy approved.
+    assert list(Listing.objects.filter(is_served=True).values_list("name", flat=True)) == ["io.github.acme/tool"]
+    assert AuditEvent.objects.filter(action="server_discovered", actor_name="sync").count() == 4
+    assert set(AuditEvent.objects.filter(actor_name__startswith="policy:").values_list("actor_name", "action")) == {
+        ("policy:acme", "server_approved"), ("policy:no-pypi", "server_blocked")}

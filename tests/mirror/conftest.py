@@ -1,0 +1,85 @@
+"""Fixtures for the mirror: an upstream faked at the HTTP boundary with respx, over FakeRegistry."""
+
+from collections import deque
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+import respx
+import stamina
+
+from mirror.signals import mirror_changed
+from tests.factories import server_document
+from tests.integration.upstream_double import SCHEMA_2025_12_11, FakeRegistry
+
+UPSTREAM = "https://upstream.test"
+T0 = datetime(2025, 12, 1, 9, 30, tzinfo=timezone.utc)
+RETRY_ATTEMPTS = 3
+
+
+@pytest.fixture(autouse=True)
+def _retries_without_sleeping(settings):
+    """Real retry logic, no backoff sleeps; three attempts per request."""
+    settings.MIRROR_RETRY_ATTEMPTS = RETRY_ATTEMPTS
+    settings.MIRROR_UPSTREAM_URL = UPSTREAM
+    with stamina.set_testing(True, attempts=RETRY_ATTEMPTS, cap=True):
+        yield
+
+
+@pytest.fixture
+def schema_text(shared_file):
+    return shared_file("server.schema.2025-12-11.json").read_text()
+
+
+class Upstream:
+    """`GET /v0.1/servers` answered from `registry`, unless a scripted fault is queued first."""
+
+    def __init__(self, router: respx.MockRouter, registry: FakeRegistry):
+        self.registry = registry
+        self.faults: deque = deque()
+        self.route = router.get(host="upstream.test", path="/v0.1/servers").mock(side_effect=self._respond)
+
+    def _respond(self, request: httpx.Request) -> httpx.Response:
+        if self.faults:
+            fault = self.faults.popleft()
+            if isinstance(fault, Exception):
+                raise fault
+            return fault
+        status, body = self.registry.respond(dict(request.url.params))
+        return httpx.Response(status, json=body)
+
+    def publish(self, name: str, version: str, *, at: datetime = T0, **extra):
+        return self.registry.publish(server_document(name, version, **extra), at=at)
+
+    @property
+    def params(self) -> list[dict[str, str]]:
+        return [dict(call.request.url.params) for call in self.route.calls]
+
+
+@pytest.fixture
+def router(schema_text):
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+        mock.get(SCHEMA_2025_12_11, name="schema").respond(200, text=schema_text)
+        yield mock
+
+
+@pytest.fixture
+def upstream(router):
+    return Upstream(router, FakeRegistry())
+
+
+@pytest.fixture
+def signal_calls():
+    """Only a recording receiver on `mirror_changed` (curation's is set aside): what the sync sends."""
+    calls = []
+
+    def record(sender, **kwargs):
+        calls.append(kwargs)
+
+    saved = mirror_changed.receivers
+    mirror_changed.receivers = []
+    mirror_changed.sender_receivers_cache.clear()
+    mirror_changed.connect(record, weak=False)
+    yield calls
+    mirror_changed.receivers = saved
+    mirror_changed.sender_receivers_cache.clear()

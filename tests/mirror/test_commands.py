@@ -1,0 +1,102 @@
+import re
+from io import StringIO
+
+import httpx
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from mirror.choices import SyncOutcome
+from mirror.models import SyncRun
+from mirror.services import SYNC_LOCK_KEY
+from tests.mirror.conftest import RETRY_ATTEMPTS
+
+SUMMARY = re.compile(
+    r"^Full sync succeeded in \d+\.\ds: 1 pages, 2 created, 0 changed, 0 status changed, 0 unchanged, 1 rejected$"
+)
+
+
+def mirror_sync(*args) -> str:
+    out = StringIO()
+    call_command("mirror_sync", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_command_syncs_and_prints_a_one_line_summary(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.a/one", "1.1.0")
+    upstream.publish("io.github.b/bad", "1.0.0", description="x" * 101)
+
+    output = mirror_sync()
+
+    assert SUMMARY.match(output.strip()), output
+    assert output.count("\n") == 1  # no progress bar when stdout is not a terminal
+
+
+@pytest.mark.django_db
+def test_full_and_upstream_options(upstream, router):
+    other = router.get(host="other.test", path="/v0.1/servers").respond(
+        200, json={"servers": [], "metadata": {"count": 0}}
+    )
+    mirror_sync()
+
+    output = mirror_sync("--full", "--upstream", "https://other.test")
+
+    assert output.startswith("Full sync succeeded") and other.call_count == 1
+    assert SyncRun.objects.latest().upstream_url == "https://other.test"
+    assert mirror_sync().startswith("Incremental sync succeeded")
+
+
+@pytest.mark.django_db
+def test_a_failed_sync_exits_1_with_the_error(upstream):
+    upstream.faults.extend([httpx.Response(503)] * RETRY_ATTEMPTS)
+    out = StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command("mirror_sync", stdout=out)
+
+    assert raised.value.returncode == 1
+    assert "HTTP 503 Service Unavailable" in str(raised.value)
+    assert out.getvalue().startswith("Full sync failed in ")
+    assert SyncRun.objects.get().outcome == SyncOutcome.FAILED
+
+
+def test_a_malformed_upstream_url_is_refused_before_anything_runs():
+    with pytest.raises(CommandError, match="--upstream must be an http"):
+        call_command("mirror_sync", "--upstream", "ftp://nope", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_exits_2_when_another_sync_is_running(upstream):
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    with psycopg.connect(**params, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [SYNC_LOCK_KEY])
+        with pytest.raises(CommandError) as raised:
+            call_command("mirror_sync", stdout=StringIO())
+
+    assert raised.value.returncode == 2
+    assert str(raised.value) == "Another mirror sync is running; nothing was done."
+    assert not SyncRun.objects.exists()
+
+
+class Terminal(StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.django_db
+def test_a_progress_bar_is_drawn_on_a_terminal(upstream, settings, monkeypatch):
+    settings.MIRROR_PAGE_SIZE = 1
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.b/two", "1.0.0")
+    stderr = Terminal()
+    monkeypatch.setattr("sys.stderr", stderr)
+    out = Terminal()
+
+    call_command("mirror_sync", stdout=out)
+
+    assert "3 pages" in stderr.getvalue() and "created=2" in stderr.getvalue()
+    assert out.getvalue().startswith("Full sync succeeded")

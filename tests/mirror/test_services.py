@@ -1,0 +1,469 @@
+import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from django.utils import timezone as django_timezone
+
+from mirror import selectors, services
+from mirror.choices import SyncMode, SyncOutcome, UpstreamEventKind, UpstreamStatus
+from mirror.models import Server, ServerVersion, SyncRun, UpstreamEvent
+from mirror.services import sync_run_execute
+from mirror.upstream import format_timestamp
+from tests.factories import canonical_json, server_document
+from tests.mirror.conftest import RETRY_ATTEMPTS, T0, UPSTREAM
+
+pytestmark = pytest.mark.django_db
+
+
+def versions_of(name: str) -> dict[str, ServerVersion]:
+    return {v.version: v for v in ServerVersion.objects.filter(server__name=name)}
+
+
+# --- Full, then incremental -------------------------------------------------------------------
+
+
+def test_first_sync_is_full_and_stores_every_version(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.a/one", "1.1.0")
+    upstream.publish("io.github.b/two", "0.1.0")
+
+    run = sync_run_execute()
+
+    assert (run.mode, run.outcome, run.error) == (SyncMode.FULL, SyncOutcome.SUCCEEDED, "")
+    assert (run.pages, run.created, run.changed, run.unchanged, run.rejected) == (1, 3, 0, 0, 0)
+    assert run.updated_since is None and run.finished_at is not None
+    assert upstream.params == [{"limit": "100", "include_deleted": "true"}]
+    one = versions_of("io.github.a/one")
+    assert one["1.1.0"].is_latest and not one["1.0.0"].is_latest
+    assert Server.objects.get(name="io.github.a/one").latest_version == one["1.1.0"]
+    assert one["1.0.0"].published_at == T0 and one["1.0.0"].status == UpstreamStatus.ACTIVE
+    kinds = sorted(UpstreamEvent.objects.filter(sync_run=run).values_list("kind", flat=True))
+    assert kinds == [UpstreamEventKind.SERVER_DISCOVERED] * 2 + [UpstreamEventKind.VERSION_DISCOVERED] * 3
+
+
+def test_later_sync_is_incremental_from_last_success_minus_margin(upstream, settings):
+    settings.MIRROR_SAFETY_MARGIN = timedelta(minutes=7)
+    upstream.publish("io.github.a/one", "1.0.0")
+    first = sync_run_execute()
+    upstream.publish("io.github.a/one", "1.1.0", at=django_timezone.now())
+
+    second = sync_run_execute()
+
+    expected_since = first.started_at - timedelta(minutes=7)
+    assert second.mode == SyncMode.INCREMENTAL and second.updated_since == expected_since
+    assert upstream.params[-1] == {
+        "limit": "100", "include_deleted": "true", "updated_since": format_timestamp(expected_since),
+    }
+    assert (second.created, second.unchanged, second.outcome) == (1, 0, SyncOutcome.SUCCEEDED)
+    assert set(versions_of("io.github.a/one")) == {"1.0.0", "1.1.0"}
+
+
+def test_full_flag_forces_a_full_sync_that_skips_unchanged_rows(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    before = ServerVersion.objects.get()
+
+    run = sync_run_execute(full=True)
+
+    after = ServerVersion.objects.get()
+    assert (run.mode, run.created, run.changed, run.unchanged) == (SyncMode.FULL, 0, 0, 1)
+    assert after.changed_at == before.changed_at
+    assert after.last_seen_at > before.last_seen_at
+    assert "updated_since" not in upstream.params[-1]
+
+
+def test_incremental_high_water_mark_is_per_upstream(upstream, router, settings):
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    other = router.get(host="other.test", path="/v0.1/servers").respond(
+        200, json={"servers": [], "metadata": {"count": 0}}
+    )
+
+    run = sync_run_execute(upstream_url="https://other.test/")
+
+    assert run.mode == SyncMode.FULL and run.upstream_url == "https://other.test"
+    assert "updated_since" not in dict(other.calls.last.request.url.params)
+
+
+def test_pages_follow_the_url_encoded_cursor_to_an_empty_final_page(upstream, settings):
+    settings.MIRROR_PAGE_SIZE = 2
+    for name in ("io.github.a/x", "io.github.b/y", "io.github.c/z", "io.github.d/w"):
+        upstream.publish(name, "1.0.0")
+
+    run = sync_run_execute()
+
+    # Four entries in pages of two: the last full page is followed by an empty one.
+    assert (run.pages, run.created) == (3, 4)
+    urls = [str(call.request.url) for call in upstream.route.calls]
+    assert "cursor=io.github.b%2Fy%3A1.0.0" in urls[1] and "cursor=io.github.d%2Fw%3A1.0.0" in urls[2]
+    assert upstream.route.calls.last.response.json() == {"servers": [], "metadata": {"count": 0}}
+
+
+def test_server_json_is_served_back_as_the_same_json_value_in_the_same_key_order(upstream, router):
+    server = {
+        "version": "2.0.0", "name": "io.github.zz/ordered", "description": "Zürich — 東京 \"quoted\" \\ back",
+        "repository": {"source": "github", "url": "https://github.com/zz/ordered"},
+        "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+        "_meta": {"io.modelcontextprotocol.registry/publisher-provided": {"z": 1, "a": [1.5, None, True]}},
+    }
+    upstream.registry.publish(server, at=T0)
+
+    sync_run_execute()
+
+    stored = ServerVersion.objects.get()
+    sent = upstream.route.calls.last.response.content.decode()
+    sent_server = json.loads(sent, object_pairs_hook=list)[0][1][0][0][1]  # servers[0].server, as pairs
+    assert json.loads(stored.server_json, object_pairs_hook=list) == sent_server
+    assert stored.server_json == canonical_json(server)
+    assert stored.document == server
+
+
+def test_timestamps_with_nanoseconds_and_offsets_are_parsed(upstream):
+    entry = {
+        "server": server_document("io.github.a/nano", "1.0.0"),
+        "_meta": {"io.modelcontextprotocol.registry/official": {
+            "status": "active", "statusChangedAt": "2025-12-12T09:30:00.123456789Z",
+            "publishedAt": "2025-12-12T10:30:00.5+01:00", "updatedAt": "2025-12-12T09:30:01Z", "isLatest": True,
+        }},
+    }
+    upstream.faults.append(httpx.Response(200, json={"servers": [entry], "metadata": {"count": 1}}))
+
+    run = sync_run_execute()
+
+    stored = ServerVersion.objects.get()
+    assert run.created == 1
+    assert stored.status_changed_at == datetime(2025, 12, 12, 9, 30, 0, 123456, tzinfo=timezone.utc)
+    assert stored.published_at == datetime(2025, 12, 12, 9, 30, 0, 500000, tzinfo=timezone.utc)
+
+
+# --- Status changes and isLatest ---------------------------------------------------------------
+
+
+def test_status_change_to_deleted_is_applied_and_recorded(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    before = ServerVersion.objects.get()
+    deleted_at = django_timezone.now()
+    upstream.registry.set_status("io.github.a/one", "1.0.0", "deleted", at=deleted_at, message="Malware, see CVE-1")
+
+    run = sync_run_execute()
+
+    version = ServerVersion.objects.get()
+    assert (run.status_changed, run.changed, run.created) == (1, 0, 0)
+    assert version.status == UpstreamStatus.DELETED and version.status_message == "Malware, see CVE-1"
+    assert version.status_changed_at == deleted_at and version.changed_at > before.changed_at
+    event = UpstreamEvent.objects.get(kind=UpstreamEventKind.STATUS_CHANGED)
+    assert (event.old_status, event.new_status, event.upstream_at, event.status_message) == (
+        UpstreamStatus.ACTIVE, UpstreamStatus.DELETED, deleted_at, "Malware, see CVE-1"
+    )
+    assert (event.version, event.server, event.sync_run) == (version, version.server, run)
+
+
+def test_old_latest_is_unflagged_locally_though_upstream_never_resends_it(upstream):
+    upstream.publish("io.github.a/one", "1.9.0")
+    sync_run_execute()
+    assert versions_of("io.github.a/one")["1.9.0"].is_latest
+
+    # 1.10.0 sorts before 1.9.0 as a string; upstream flips 1.9.0 without bumping its updatedAt.
+    upstream.publish("io.github.a/one", "1.10.0", at=django_timezone.now())
+    run = sync_run_execute()
+
+    sent = [entry["server"]["version"] for entry in upstream.route.calls.last.response.json()["servers"]]
+    assert sent == ["1.10.0"]
+    versions = versions_of("io.github.a/one")
+    assert versions["1.10.0"].is_latest and not versions["1.9.0"].is_latest
+    assert Server.objects.get().latest_version == versions["1.10.0"]
+    assert run.created == 1 and run.status_changed == 0
+
+
+def test_deleting_the_latest_moves_latest_to_the_next_live_version(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.a/one", "2.0.0")
+    sync_run_execute()
+
+    upstream.registry.set_status("io.github.a/one", "2.0.0", "deleted", at=django_timezone.now())
+    sync_run_execute()
+
+    versions = versions_of("io.github.a/one")
+    assert versions["1.0.0"].is_latest and not versions["2.0.0"].is_latest
+    assert Server.objects.get().latest_version == versions["1.0.0"]
+
+
+def test_signal_carries_the_page_events_and_touched_servers(upstream, signal_calls):
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.b/two", "1.0.0")
+    run = sync_run_execute()
+    one, two = Server.objects.order_by("name")
+
+    assert len(signal_calls) == 1
+    call = signal_calls[0]
+    assert call["sync_run"] == run and call["server_ids"] == {one.pk, two.pk}
+    discovered = {(e.kind, e.server_id, e.version_id) for e in call["events"]}
+    assert discovered == {
+        (UpstreamEventKind.SERVER_DISCOVERED, one.pk, one.versions.get().pk),
+        (UpstreamEventKind.SERVER_DISCOVERED, two.pk, two.versions.get().pk),
+        (UpstreamEventKind.VERSION_DISCOVERED, one.pk, one.versions.get().pk),
+        (UpstreamEventKind.VERSION_DISCOVERED, two.pk, two.versions.get().pk),
+    }
+    assert all(event.pk for event in call["events"])
+
+    sync_run_execute(full=True)
+    assert len(signal_calls) == 1  # nothing changed: nothing to tell
+
+
+def test_a_failing_receiver_rolls_the_page_back_and_fails_the_run(upstream, signal_calls):
+    from mirror.signals import mirror_changed
+
+    def explode(sender, **kwargs):
+        raise RuntimeError("receiver broke")
+
+    mirror_changed.connect(explode, weak=False, dispatch_uid="test-explode")
+    try:
+        upstream.publish("io.github.a/one", "1.0.0")
+        with pytest.raises(RuntimeError):
+            sync_run_execute()
+    finally:
+        mirror_changed.disconnect(dispatch_uid="test-explode")
+
+    run = SyncRun.objects.get()
+    assert run.outcome == SyncOutcome.FAILED and "RuntimeError: receiver broke" in run.error
+    assert not Server.objects.exists() and not ServerVersion.objects.exists() and run.pages == 0
+
+
+# --- Invalid entries ----------------------------------------------------------------------------
+
+
+def official(**overrides):
+    block = {"status": "active", "statusChangedAt": "2025-12-01T09:30:00Z", "publishedAt": "2025-12-01T09:30:00Z",
+             "updatedAt": "2025-12-01T09:30:00Z", "isLatest": True}
+    block.update(overrides)
+    return {"io.modelcontextprotocol.registry/official": block}
+
+
+def entry(name, version="1.0.0", meta=None, **extra):
+    return {"server": server_document(name, version, **extra), "_meta": meta if meta is not None else official()}
+
+
+INVALID = {
+    "too-long": (entry("io.github.bad/long", description="x" * 101), "description"),
+    "no-repo-url": (entry("io.github.bad/repo", repository={}), "repository: 'url' is a required property"),
+    "bad-uri": (entry("io.github.bad/uri", websiteUrl="not a uri"), "websiteUrl: 'not a uri' is not a 'uri'"),
+    "bad-name": (entry("no-slash-name"), "name"),
+    "no-meta": (entry("io.github.bad/meta", meta={}), "io.modelcontextprotocol.registry/official"),
+    "bad-status": (entry("io.github.bad/status", meta=official(status="gone")), "'gone'"),
+    "bad-time": (entry("io.github.bad/time", meta=official(updatedAt="yesterday")), "updatedAt"),
+    "nul": (entry("io.github.bad/nul", description="a\u0000b"), "NUL"),
+    "surrogate": (entry("io.github.bad/surrogate", description="a\ud800b"), "surrogate"),
+    "not-object": ("just a string", "not a JSON object"),
+    "no-server": ({"_meta": official()}, "no `server` object"),
+    "foreign-schema": (entry("io.github.bad/schema", **{"$schema": "https://evil.example/schema.json"}),
+                       "not an official server.json schema"),
+}
+
+
+def test_invalid_entries_are_rejected_with_reasons_and_the_run_succeeds(upstream):
+    good = entry("io.github.good/one")
+    body = {"servers": [good] + [raw for raw, _ in INVALID.values()], "metadata": {"count": 13}}
+    upstream.faults.append(httpx.Response(200, content=json.dumps(body).encode(),
+                                          headers={"Content-Type": "application/json"}))
+
+    run = sync_run_execute()
+
+    assert run.outcome == SyncOutcome.SUCCEEDED
+    assert (run.created, run.rejected) == (1, len(INVALID))
+    assert list(Server.objects.values_list("name", flat=True)) == ["io.github.good/one"]
+    reasons = [rejection["reason"] for rejection in run.rejections]
+    for key, (_, expected) in INVALID.items():
+        assert any(expected in reason for reason in reasons), (key, reasons)
+    assert {"name": "io.github.bad/uri", "version": "1.0.0",
+            "reason": "websiteUrl: 'not a uri' is not a 'uri'"} in run.rejections
+
+
+def test_stored_rejections_are_capped_but_all_are_counted(upstream, monkeypatch):
+    monkeypatch.setattr(services, "REJECTIONS_KEPT", 2)
+    for n in range(5):
+        upstream.publish(f"io.github.bad/long-{n}", "1.0.0", description="x" * 101)
+
+    run = sync_run_execute()
+
+    assert (run.rejected, len(run.rejections), run.created) == (5, 2, 0)
+
+
+def test_a_duplicate_within_a_page_is_rejected(upstream):
+    body = {"servers": [entry("io.github.a/dup"), entry("io.github.a/dup")], "metadata": {"count": 2}}
+    upstream.faults.append(httpx.Response(200, json=body))
+
+    run = sync_run_execute()
+
+    assert (run.created, run.rejected) == (1, 1)
+    assert "twice" in run.rejections[0]["reason"]
+
+
+# --- Faults -------------------------------------------------------------------------------------
+
+TRANSIENT = {
+    "500": httpx.Response(500, json={"title": "Internal Server Error"}),
+    "503": httpx.Response(503),
+    "429": httpx.Response(429, headers={"Retry-After": "3"}),
+    "timeout": httpx.ReadTimeout("timed out"),
+    "connect": httpx.ConnectError("refused"),
+    "truncated": httpx.Response(200, content=b'{"servers": [{"server": {"na'),
+    "servers-not-list": httpx.Response(200, json={"servers": {}, "metadata": {}}),
+    "metadata-not-object": httpx.Response(200, json={"servers": [], "metadata": []}),
+    "not-an-object": httpx.Response(200, json=[1, 2]),
+    "empty-cursor": httpx.Response(200, json={"servers": [], "metadata": {"nextCursor": ""}}),
+}
+
+
+@pytest.mark.parametrize("fault", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_transient_faults_are_retried_then_the_sync_succeeds(upstream, fault):
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.faults.extend([fault, fault])
+
+    run = sync_run_execute()
+
+    assert (run.outcome, run.created) == (SyncOutcome.SUCCEEDED, 1)
+    assert upstream.route.call_count == 3
+
+
+@pytest.mark.parametrize("fault", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_exhausted_retries_fail_the_run_keep_committed_pages_and_hold_the_mark(upstream, settings, fault):
+    settings.MIRROR_PAGE_SIZE = 1
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.b/two", "1.0.0")
+    good = sync_run_execute()
+    upstream.publish("io.github.c/three", "1.0.0", at=django_timezone.now())
+    upstream.publish("io.github.d/four", "1.0.0", at=django_timezone.now())
+    # Page 1 of the incremental run answers, then page 2 fails every attempt.
+    status, page_one = upstream.registry.respond({"limit": "1", "updated_since": "2025-12-02T00:00:00Z"})
+    upstream.faults.extend([httpx.Response(status, json=page_one)] + [fault] * RETRY_ATTEMPTS)
+
+    failed = sync_run_execute()
+
+    assert failed.outcome == SyncOutcome.FAILED and failed.finished_at is not None
+    assert failed.error.startswith("failed after 1 committed page(s): upstream GET https://upstream.test/v0.1/")
+    assert f"failed after {RETRY_ATTEMPTS} attempt(s)" in failed.error
+    assert (failed.pages, failed.created) == (1, 1)
+    assert Server.objects.filter(name="io.github.c/three").exists()
+    assert not Server.objects.filter(name="io.github.d/four").exists()
+    assert selectors.sync_run_last_succeeded() == good
+
+    catch_up = sync_run_execute()
+
+    assert catch_up.updated_since == good.started_at - settings.MIRROR_SAFETY_MARGIN
+    assert catch_up.outcome == SyncOutcome.SUCCEEDED
+    assert Server.objects.filter(name="io.github.d/four").exists()
+
+
+def test_a_client_error_fails_at_once_without_retrying(upstream):
+    upstream.faults.append(httpx.Response(400, json={"title": "Bad Request", "detail": "Invalid updated_since"}))
+
+    run = sync_run_execute()
+
+    assert run.outcome == SyncOutcome.FAILED and "HTTP 400 Bad Request" in run.error
+    assert "Invalid updated_since" in run.error and upstream.route.call_count == 1
+
+
+def test_a_repeated_cursor_aborts_the_run(upstream):
+    page = {"servers": [entry("io.github.a/loop")], "metadata": {"nextCursor": "io.github.a/loop:1.0.0", "count": 1}}
+    upstream.faults.extend([httpx.Response(200, json=page), httpx.Response(200, json=page)])
+
+    run = sync_run_execute()
+
+    assert run.outcome == SyncOutcome.FAILED
+    assert "repeated the cursor 'io.github.a/loop:1.0.0'" in run.error
+    assert (run.pages, run.created, run.unchanged) == (2, 1, 1)
+    assert upstream.route.call_count == 2
+
+
+def test_an_absurd_page_count_aborts_the_run(upstream, settings):
+    settings.MIRROR_PAGE_SIZE = 1
+    settings.MIRROR_MAX_PAGES = 3
+    for n in range(5):
+        upstream.publish(f"io.github.a/s{n}", "1.0.0")
+
+    run = sync_run_execute()
+
+    assert run.outcome == SyncOutcome.FAILED and "MIRROR_MAX_PAGES" in run.error
+    assert (run.pages, run.created, upstream.route.call_count) == (3, 3, 3)
+    assert not Server.objects.filter(missing_upstream_since__isnull=False).exists()
+
+
+def test_an_interrupted_run_is_closed_by_the_next_one(upstream):
+    stale = SyncRun.objects.create(mode=SyncMode.FULL, upstream_url=UPSTREAM)
+
+    run = sync_run_execute()
+
+    stale.refresh_from_db()
+    assert stale.outcome == SyncOutcome.FAILED and "interrupted" in stale.error
+    assert run.outcome == SyncOutcome.SUCCEEDED and run.mode == SyncMode.FULL
+
+
+# --- Upstream data reset ------------------------------------------------------------------------
+
+
+def test_a_data_reset_flags_missing_servers_and_keeps_them_until_they_reappear(upstream, signal_calls):
+    upstream.publish("io.github.a/kept", "1.0.0")
+    upstream.publish("io.github.b/gone", "1.0.0")
+    upstream.publish("io.github.b/gone", "1.1.0")
+    sync_run_execute()
+    upstream.registry.remove_all()
+    upstream.publish("io.github.a/kept", "1.0.0")
+
+    incremental = sync_run_execute()
+    assert not Server.objects.filter(missing_upstream_since__isnull=False).exists()  # only a full run can tell
+
+    reset = sync_run_execute(full=True)
+
+    gone = Server.objects.get(name="io.github.b/gone")
+    assert incremental.mode == SyncMode.INCREMENTAL and reset.outcome == SyncOutcome.SUCCEEDED
+    assert gone.missing_upstream_since is not None and gone.versions.count() == 2
+    assert Server.objects.get(name="io.github.a/kept").missing_upstream_since is None
+    missing = UpstreamEvent.objects.get(kind=UpstreamEventKind.MISSING_UPSTREAM)
+    assert (missing.server, missing.sync_run) == (gone, reset)
+    assert signal_calls[-1]["events"] == [missing] and signal_calls[-1]["server_ids"] == {gone.pk}
+
+    sync_run_execute(full=True)  # still missing: flagged once, not again
+    assert UpstreamEvent.objects.filter(kind=UpstreamEventKind.MISSING_UPSTREAM).count() == 1
+
+    upstream.publish("io.github.b/gone", "1.0.0")
+    back = sync_run_execute(full=True)
+
+    gone.refresh_from_db()
+    assert gone.missing_upstream_since is None
+    reappeared = UpstreamEvent.objects.get(kind=UpstreamEventKind.REAPPEARED_UPSTREAM)
+    assert (reappeared.server, reappeared.sync_run) == (gone, back)
+    assert back.unchanged == 2 and back.created == 0
+
+
+def test_a_failed_full_sync_flags_nothing_missing(upstream, settings):
+    settings.MIRROR_PAGE_SIZE = 1
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.b/two", "1.0.0")
+    sync_run_execute()
+    upstream.faults.extend([httpx.Response(503)] * RETRY_ATTEMPTS)
+
+    run = sync_run_execute(full=True)
+
+    assert run.outcome == SyncOutcome.FAILED
+    assert not Server.objects.filter(missing_upstream_since__isnull=False).exists()
+
+
+# --- Query counts -------------------------------------------------------------------------------
+
+
+def test_a_page_costs_a_constant_number_of_queries(upstream, signal_calls, django_assert_max_num_queries):
+    for n in range(50):
+        upstream.publish(f"io.github.q/s{n:02d}", "1.0.0")
+        upstream.publish(f"io.github.q/s{n:02d}", "1.1.0")
+    with django_assert_max_num_queries(30):
+        created = sync_run_execute()
+    for n in range(50):
+        upstream.registry.set_status(f"io.github.q/s{n:02d}", "1.1.0", "deprecated", at=django_timezone.now())
+    with django_assert_max_num_queries(30):
+        changed = sync_run_execute()
+    with django_assert_max_num_queries(20):
+        unchanged = sync_run_execute(full=True)
+
+    assert (created.created, changed.status_changed, unchanged.unchanged) == (100, 50, 100)
