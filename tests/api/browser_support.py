@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -60,20 +59,6 @@ def page(browser, settings):
     page.set_default_timeout(15_000)
     yield page
     context.close()
-
-
-@pytest.fixture
-def allow_audit_truncate(transactional_db):
-    """Empty the append-only audit table before the flush that ends this transactional test.
-
-    Depends on `transactional_db`, so it runs just before that fixture flushes: curation's trigger
-    refuses TRUNCATE of a non-empty audit table unless the session sets `registry.audit_truncate`.
-    """
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET registry.audit_truncate = 'on'")
-        cursor.execute("TRUNCATE curation_auditevent")
-        cursor.execute("RESET registry.audit_truncate")
 
 
 def screenshot(page, name: str) -> Path:

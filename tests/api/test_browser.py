@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission, User
 
 from curation.choices import CurationState
 from tests.api.browser_support import (  # noqa: F401 (fixtures)
-    allow_audit_truncate, browser, chromium_executable, page, screenshot,
+    browser, chromium_executable, page, screenshot,
 )
 from tests.api.catalog_helpers import make_server
 
@@ -63,7 +63,7 @@ def pending_server(transactional_db):
 
 
 # Fixture order matters: the data and the audit clean-up come before the browser.
-def test_curator_approves_employee_configures_curator_blocks(live_server, allow_audit_truncate, pending_server,
+def test_curator_approves_employee_configures_curator_blocks(live_server, pending_server,
                                                               page):  # noqa: F811
     base = live_server.url
 
