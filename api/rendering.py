@@ -1,7 +1,6 @@
 """Response bodies built as bytes: each stored `server.json` is spliced in verbatim, never re-serialised."""
 
 import json
-from datetime import datetime, timezone
 
 from django.conf import settings
 
@@ -13,37 +12,16 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def rfc3339(moment: datetime) -> str:
-    """As upstream (Go `time.Time` from timestamptz): UTC `Z`, up to 6 fraction digits, zeros trimmed."""
-    moment = moment.astimezone(timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return f"{text}Z"
-
-
-def _official_block(row: tuple) -> dict:
+def _official_block(row: tuple) -> str:
     (_, _, is_served, is_latest, updated_at, withdrawn_at, _, _,
      status_changed_at, published_at, status_message) = row
     if is_served:
-        return {
-            "status": "active",
-            "statusChangedAt": rfc3339(status_changed_at),
-            "publishedAt": rfc3339(published_at),
-            "updatedAt": rfc3339(updated_at),
-            "isLatest": is_latest,
-        }
+        return (f'{{"status":"active","statusChangedAt":"{status_changed_at}","publishedAt":"{published_at}",'
+                f'"updatedAt":"{updated_at}","isLatest":{"true" if is_latest else "false"}}}')
     # A tombstone: withdrawn from this registry (blocked, un-approved or no longer active upstream).
-    block = {
-        "status": "deleted",
-        "statusChangedAt": rfc3339(withdrawn_at),
-        "publishedAt": rfc3339(published_at),
-        "updatedAt": rfc3339(updated_at),
-        "isLatest": False,
-    }
-    if status_message:
-        block["statusMessage"] = status_message[:STATUS_MESSAGE_MAX]
-    return block
+    message = f',"statusMessage":{_dumps(status_message[:STATUS_MESSAGE_MAX])}' if status_message else ""
+    return (f'{{"status":"deleted","statusChangedAt":"{withdrawn_at}","publishedAt":"{published_at}",'
+            f'"updatedAt":"{updated_at}","isLatest":false{message}}}')
 
 
 def entry_json(row: tuple, *, namespace_key: str | None = None) -> str:
@@ -51,7 +29,7 @@ def entry_json(row: tuple, *, namespace_key: str | None = None) -> str:
     org_meta_text, server_json = row[6], row[7]
     namespace_key = namespace_key or _dumps(settings.REGISTRY_META_NAMESPACE)
     return (
-        f'{{"server":{server_json},"_meta":{{"{OFFICIAL_NAMESPACE}":{_dumps(_official_block(row))},'
+        f'{{"server":{server_json},"_meta":{{"{OFFICIAL_NAMESPACE}":{_official_block(row)},'
         f'{namespace_key}:{org_meta_text}}}}}'
     )
 

@@ -1,61 +1,101 @@
-"""Reads for the registry API: one SQL query each, over the served projection (`curation.Listing`).
+"""Reads for the registry API: one SQL statement each, over the served projection (`curation.Listing`).
 
-Rows come back as tuples in `ENTRY_COLUMNS` order, never as model instances, and carry the stored
-`server_json` text so that the API can splice it into the response unchanged.
+These are the API's hot path, so the SQL is written out rather than compiled by the ORM on every
+request (that compile cost as much as the query). Rows come back as tuples in `ENTRY_COLUMNS` order:
+the stored `server_json` text, the org metadata as JSON text and the timestamps already rendered by
+PostgreSQL, so the API only splices strings and never re-serialises upstream data.
 """
 
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.functions import Cast
+import psycopg
+from django.db import connection
 
 from api.cursors import Cursor, ListFilters
 from curation.models import Listing
 
 ENTRY_COLUMNS = (
-    "name", "version_string", "is_served", "is_latest", "updated_at", "withdrawn_at", "org_meta_text",
-    "version__server_json", "version__status_changed_at", "version__published_at", "version__status_message",
+    "name", "version_string", "is_served", "is_latest", "updated_at", "withdrawn_at", "org_meta",
+    "server_json", "status_changed_at", "published_at", "status_message",
 )
 
 
-def _visible(*, include_tombstones: bool) -> Q:
-    served = Q(is_served=True)
-    return served | Q(withdrawn_at__isnull=False) if include_tombstones else served
+def _rfc3339(column: str) -> str:
+    """timestamptz as upstream renders it (Go `time.Time`): UTC `Z`, up to 6 fraction digits, zeros trimmed."""
+    return f"""rtrim(rtrim(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z'"""
 
 
-def _entries(queryset: QuerySet) -> QuerySet:
-    return queryset.annotate(org_meta_text=Cast("org_meta", TextField())).values_list(*ENTRY_COLUMNS)
+_LISTING = Listing._meta.db_table
+_VERSION = Listing._meta.get_field("version").related_model._meta.db_table
+_SELECT = f"""
+    SELECT l.name, l.version_string, l.is_served, l.is_latest, {_rfc3339("l.updated_at")},
+           {_rfc3339("l.withdrawn_at")}, l.org_meta::text, v.server_json, {_rfc3339("v.status_changed_at")},
+           {_rfc3339("v.published_at")}, v.status_message
+    FROM {_LISTING} l JOIN {_VERSION} v ON v.id = l.version_id
+"""
+
+
+def _visible(*, include_tombstones: bool) -> str:
+    return "(l.is_served OR l.withdrawn_at IS NOT NULL)" if include_tombstones else "l.is_served"
+
+
+def _like_substring(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    """Run one statement with server-side binding, so psycopg prepares it once it repeats (planning
+    cost as much as executing these). Django's project-wide cursors bind client-side, which never
+    prepares; the cursor is still wrapped the Django way, so query logging and counting see it."""
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def listing_page(*, filters: ListFilters, after: Cursor | None, limit: int) -> list[tuple]:
-    """Up to `limit + 1` entries in (name, version) order after the cursor: the extra row says "more"."""
-    queryset = Listing.objects.filter(_visible(include_tombstones=filters.include_tombstones))
+    """Up to `limit + 1` entries in (name, version) order after the cursor: the extra row says "more".
+
+    The row comparison walks the (name, version_string) index from the cursor on, so a deep page
+    costs what the first one does.
+    """
+    where, params = [_visible(include_tombstones=filters.include_tombstones)], []
     if after is not None:
-        # `name >= n` lets PostgreSQL walk the (name, version_string) index from the cursor on.
-        queryset = queryset.filter(
-            Q(name__gte=after.name) & (Q(name__gt=after.name) | Q(version_string__gt=after.version))
-        )
+        where.append("(l.name, l.version_string) > (%s, %s)")
+        params += [after.name, after.version]
     if filters.search:
-        queryset = queryset.filter(name__icontains=filters.search)
+        where.append("l.name ILIKE %s")
+        params.append(_like_substring(filters.search))
     if filters.updated_since is not None:
-        queryset = queryset.filter(updated_at__gt=filters.updated_since)
+        where.append("l.updated_at > %s")
+        params.append(filters.updated_since)
     if filters.version == "latest":
-        queryset = queryset.filter(is_latest=True)
+        where.append("l.is_latest")
     elif filters.version:
-        queryset = queryset.filter(version_string=filters.version)
-    return list(_entries(queryset.order_by("name", "version_string"))[: limit + 1])
+        where.append("l.version_string = %s")
+        params.append(filters.version)
+    params.append(limit + 1)
+    return _fetch(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY l.name, l.version_string LIMIT %s", params)
 
 
 def listing_versions(*, name: str, include_tombstones: bool) -> list[tuple]:
     """Every visible version of one name, newest publication first."""
-    queryset = Listing.objects.filter(_visible(include_tombstones=include_tombstones), name=name)
-    return list(_entries(queryset.order_by("-version__published_at", "-version_string")))
+    return _fetch(
+        f"{_SELECT} WHERE {_visible(include_tombstones=include_tombstones)} AND l.name = %s "
+        "ORDER BY v.published_at DESC, l.version_string DESC",
+        [name],
+    )
 
 
 def listing_lookup(*, name: str, version: str, include_tombstones: bool) -> tuple | None:
     """One entry by exact version, or the latest served one for `latest`."""
-    queryset = Listing.objects.filter(name=name)
     if version == "latest":
-        queryset = queryset.filter(is_served=True, is_latest=True)
+        rows = _fetch(f"{_SELECT} WHERE l.is_served AND l.is_latest AND l.name = %s LIMIT 1", [name])
     else:
-        queryset = queryset.filter(_visible(include_tombstones=include_tombstones), version_string=version)
-    return _entries(queryset).first()
-
+        rows = _fetch(
+            f"{_SELECT} WHERE {_visible(include_tombstones=include_tombstones)} AND l.name = %s "
+            "AND l.version_string = %s",
+            [name, version],
+        )
+    return rows[0] if rows else None

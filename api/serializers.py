@@ -70,8 +70,9 @@ class IncludeDeletedQuerySerializer(_QuerySerializer):
 
 
 class ServerListQuerySerializer(_QuerySerializer):
+    # allow_blank: an empty value counts as absent (see _QuerySerializer), and the schema says so.
     cursor = serializers.CharField(
-        required=False, max_length=4096,
+        required=False, allow_blank=True, max_length=4096,
         help_text="`metadata.nextCursor` of the previous page, raw or percent-encoded. It carries the first "
                   "page's `search`, `version`, `updated_since` and `include_deleted`, which win over the query.",
     )
@@ -80,7 +81,7 @@ class ServerListQuerySerializer(_QuerySerializer):
         help_text="Page size.",
     )
     search = serializers.CharField(
-        required=False, max_length=200, trim_whitespace=False,
+        required=False, allow_blank=True, max_length=200, trim_whitespace=False,
         help_text="Case-insensitive substring of the server name.",
     )
     updated_since = Rfc3339Field(
@@ -89,7 +90,7 @@ class ServerListQuerySerializer(_QuerySerializer):
                   "includes `deleted` tombstones.",
     )
     version = serializers.CharField(
-        required=False, max_length=255,
+        required=False, allow_blank=True, max_length=255,
         help_text="`latest` for one entry per server (its latest served version), or an exact version.",
     )
     include_deleted = serializers.BooleanField(

@@ -28,6 +28,7 @@ VERSION = OpenApiParameter(
     description="URL-encoded version (`1.0.0%2Bb1` for build metadata), or `latest`.",
 )
 _LOOKUP_ERRORS = problem_responses(
+    s400="NUL bytes in the path or query.",
     s404="Server not found: the name or version is unknown or not served here.",
     s422="Invalid `include_deleted`.",
 )

@@ -214,16 +214,7 @@ class ServerAdmin(MirrorServerAdmin):
             )
         return queryset, False
 
-    # Upstream data is read-only here; decisions go through the dedicated forms below.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # Upstream data stays read-only (the mirror's admin); decisions go through the dedicated forms below.
     def has_decide_permission(self, request):
         return request.user.has_perm(DECIDE_PERMISSION)
 
@@ -454,7 +445,7 @@ class ServerAdmin(MirrorServerAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         queue = selectors.review_queue()
-        servers = [curation.server for curation in queue.servers[:REVIEW_QUEUE_LIMIT + 1]]
+        servers = list(queue.servers[:REVIEW_QUEUE_LIMIT + 1])
         versions = [curation.version for curation in queue.versions[:REVIEW_QUEUE_LIMIT + 1]]
         return TemplateResponse(request, "admin/curation/review_queue.html", {
             **self.admin_site.each_context(request),
@@ -592,7 +583,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="server", ordering="server_name")
     def server_link(self, event):
-        return event.server_name or "—"
+        if not event.server_name:
+            return "—"
+        url = reverse("admin:curation_auditevent_changelist") + "?" + urlencode({"server_name": event.server_name})
+        return format_html('<a href="{}" title="Every event of this server">{}</a>', url, event.server_name)
 
     @admin.display(description="reason")
     def short_reason(self, event):

@@ -33,7 +33,9 @@ def _schema_validator(path: str) -> Validator:
     try:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as error:
-        raise ImproperlyConfigured(f"REGISTRY_META_SCHEMA: {path} is not a valid JSON Schema: {error.message}") from error
+        raise ImproperlyConfigured(
+            f"REGISTRY_META_SCHEMA: {path} is not a valid JSON Schema: {error.message}"
+        ) from error
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 

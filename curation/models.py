@@ -52,7 +52,8 @@ class Policy(models.Model):
     name_glob = models.CharField(max_length=200, blank=True, help_text="e.g. io.github.acme-corp/*")
     registry_type = models.CharField(max_length=20, blank=True, help_text="npm, pypi, oci, nuget or mcpb")
     identifier_glob = models.CharField(max_length=255, blank=True, help_text="package identifier, e.g. @acme/*")
-    remote_host = models.CharField(max_length=255, blank=True, help_text="remote URL host or host glob, e.g. mcp.acme.com or *.acme.com")
+    remote_host = models.CharField(max_length=255, blank=True,
+                                   help_text="remote URL host or host glob, e.g. mcp.acme.com or *.acme.com")
     effect = models.CharField(max_length=16, choices=PolicyEffect.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,4 +1,3 @@
-from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
 from curation.roles import roles_view_permissions_sync

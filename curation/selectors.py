@@ -33,7 +33,7 @@ def served_versions() -> QuerySet[ServerVersion]:
 class ReviewQueue:
     """What waits for a curator: pending servers, and pending versions of `reviewed` servers."""
 
-    servers: QuerySet[ServerCuration]
+    servers: QuerySet[Server]
     versions: QuerySet[VersionCuration]
 
     def __len__(self):
@@ -43,8 +43,9 @@ class ReviewQueue:
 def review_queue() -> ReviewQueue:
     """Newest first (by when the mirror first saw them)."""
     return ReviewQueue(
-        servers=ServerCuration.objects.filter(state=CurationState.PENDING)
-        .select_related("server", "server__latest_version").order_by("-server__first_seen_at", "-pk"),
+        # A server without a curation row yet is pending too.
+        servers=Server.objects.filter(Q(curation__state=CurationState.PENDING) | Q(curation__isnull=True))
+        .select_related("latest_version").order_by("-first_seen_at", "-pk"),
         versions=VersionCuration.objects.filter(
             state=CurationState.PENDING, version__server__curation__version_policy=VersionPolicy.REVIEWED,
         ).select_related("version", "version__server", "version__server__curation")
@@ -61,7 +62,8 @@ def curation_counts() -> dict[str, int]:
     counts = {state: by_state.get(state, 0) for state in CurationState.values}
     counts[CurationState.PENDING] += uncurated
     counts["pending_versions"] = queue.versions.count()
-    counts["queue"] = counts[CurationState.PENDING] + counts["pending_versions"]
+    # The queue length is what the review queue lists, so the dashboard and the queue agree.
+    counts["queue"] = queue.servers.count() + counts["pending_versions"]
     counts["servers"] = sum(by_state.values()) + uncurated
     return counts
 

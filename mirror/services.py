@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -380,23 +380,34 @@ _INSERT_COLUMNS = (
 )
 
 
-def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> list[tuple[int, int]]:
-    """COPY the new versions in; returns their (server_id, id) pairs.
+def rows_copy(*, model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Insert rows into `model`'s table with COPY, in order; JSON columns take JSON text, not objects.
 
-    COPY rather than bulk_create: Django sends a bulk insert as UNNEST arrays, and psycopg escapes
-    every quote of every server.json inside those arrays in pure Python, which dominated a full sync.
+    COPY rather than bulk_create for large batches: Django sends a bulk insert as UNNEST arrays and
+    psycopg escapes every quote inside those arrays in pure Python, and building model instances
+    costs more again. No RETURNING and no conflict handling: callers read back what they need and
+    use it only for rows nobody else can insert concurrently (e.g. rows of objects created in the
+    same transaction). Database errors surface as Django's (IntegrityError, …).
     """
+    connection = connections["default"]
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> list[tuple[int, int]]:
+    """COPY the new versions in; returns their (server_id, id) pairs."""
     if not entries:
         return []
-    table = ServerVersion._meta.db_table
-    with connections["default"].cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN") as copy:
-            for entry in entries:
-                copy.write_row((
-                    servers[entry.name][0], entry.version, entry.server_json, entry.server_json,
-                    entry.content_hash, entry.status, entry.status_changed_at, entry.status_message,
-                    entry.published_at, entry.updated_at, False, now, now, now,
-                ))
+    rows_copy(model=ServerVersion, columns=_INSERT_COLUMNS, rows=(
+        (
+            servers[entry.name][0], entry.version, entry.server_json, entry.server_json,
+            entry.content_hash, entry.status, entry.status_changed_at, entry.status_message,
+            entry.published_at, entry.updated_at, False, now, now, now,
+        )
+        for entry in entries
+    ))
     ids = {
         (server_id, version): version_id
         for version_id, server_id, version in ServerVersion.objects.filter(

@@ -85,9 +85,13 @@ def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> f
     return min(max(seconds, 0.0), settings.MIRROR_RETRY_MAX_WAIT.total_seconds())
 
 
+# Timeouts, refused or dropped connections, bodies cut short or undecodable.
+_TRANSIENT_HTTP_ERRORS = (httpx.TransportError, httpx.DecodingError)
+
+
 def _backoff(exc: Exception) -> bool | float:
     """stamina's hook: retry transport errors and retryable responses, waiting Retry-After if given."""
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, _TRANSIENT_HTTP_ERRORS):
         return True
     if isinstance(exc, _RetryableResponse):
         return exc.retry_after if exc.retry_after is not None else True
@@ -97,8 +101,8 @@ def _backoff(exc: Exception) -> bool | float:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})"
-    if isinstance(exc, httpx.TransportError):
-        return f"connection failed ({type(exc).__name__}: {exc})"
+    if isinstance(exc, _TRANSIENT_HTTP_ERRORS):
+        return f"request failed ({type(exc).__name__}: {exc})"
     return str(exc)
 
 
@@ -118,7 +122,7 @@ def fetch_json(client: httpx.Client, url: str, *, params: dict | None = None, ch
                     logger.warning("upstream_retry", url=url, params=params, attempt=attempt.num)
                 body = _get_once(client, url, params=params, what=what)
                 return check(body) if check else body
-    except (httpx.TransportError, _RetryableResponse) as exc:
+    except (*_TRANSIENT_HTTP_ERRORS, _RetryableResponse) as exc:
         request_url = client.build_request("GET", url, params=params).url
         raise UpstreamError(f"{what} GET {request_url} failed after {attempts} attempt(s): {_describe(exc)}") from exc
     raise AssertionError("unreachable: stamina either returns or raises")

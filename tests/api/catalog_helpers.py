@@ -3,6 +3,7 @@
 from curation.choices import CurationState
 from curation.models import ServerCuration
 from curation.services import listing_refresh
+from mirror.versioning import pick_latest
 from tests.factories import ServerFactory, ServerVersionFactory
 
 
@@ -12,6 +13,8 @@ def make_server(name: str, versions=("1.0.0",), *, state=CurationState.APPROVED,
     server = ServerFactory(name=name)
     for version in versions:
         ServerVersionFactory(server=server, version=version, extra=dict(extra or {}))
+    server.latest_version = pick_latest(list(server.versions.all()))
+    server.save(update_fields=["latest_version"])
     ServerCuration.objects.create(server=server, state=state, meta=meta or {}, decided_by_name=decided_by_name)
     listing_refresh(server_ids=[server.id])
     return server

@@ -84,7 +84,8 @@ def test_glob_needs_yes_when_several_match_then_decides_in_bulk():
 
 def test_a_glob_matching_one_server_needs_no_confirmation():
     mirrored("io.github.acme/a")
-    assert curate("block", "io.github.acme/?", "--reason", "r") == "1 of 1 matching server set to blocked (0 already were).\n"
+    assert curate("block", "io.github.acme/?", "--reason", "r") == (
+        "1 of 1 matching server set to blocked (0 already were).\n")
 
 
 GLOB_NAMES = ["io.github.acme/tool", "io.github.acme/tool-2", "io.github.acme.x/tool", "io.github.ACME/tool",

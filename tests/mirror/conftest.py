@@ -1,13 +1,17 @@
 """Fixtures for the mirror: an upstream faked at the HTTP boundary with respx, over FakeRegistry."""
 
 from collections import deque
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import httpx
+import psycopg
 import pytest
 import respx
 import stamina
+from django.db import connection
 
+from mirror.services import SYNC_LOCK_KEY
 from mirror.signals import mirror_changed
 from tests.factories import server_document
 from tests.integration.upstream_double import SCHEMA_2025_12_11, FakeRegistry
@@ -83,3 +87,20 @@ def signal_calls():
     yield calls
     mirror_changed.receivers = saved
     mirror_changed.sender_receivers_cache.clear()
+
+
+@pytest.fixture
+def hold_sync_lock():
+    """A context manager: another session holds the sync's advisory lock (tests need transaction=True)."""
+    @contextmanager
+    def hold():
+        params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+        with psycopg.connect(**params, autocommit=True) as holder:
+            assert holder.execute("SELECT pg_try_advisory_lock(%s)", [SYNC_LOCK_KEY]).fetchone()[0]
+            try:
+                yield
+            finally:
+                # Unlock before closing: a closed session's backend releases its locks a moment later.
+                holder.execute("SELECT pg_advisory_unlock(%s)", [SYNC_LOCK_KEY])
+
+    return hold

@@ -2,15 +2,12 @@ import re
 from io import StringIO
 
 import httpx
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from mirror.choices import SyncOutcome
 from mirror.models import SyncRun
-from mirror.services import SYNC_LOCK_KEY
 from tests.mirror.conftest import RETRY_ATTEMPTS
 
 SUMMARY = re.compile(
@@ -70,10 +67,8 @@ def test_a_malformed_upstream_url_is_refused_before_anything_runs():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_command_exits_2_when_another_sync_is_running(upstream):
-    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
-    with psycopg.connect(**params, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", [SYNC_LOCK_KEY])
+def test_the_command_exits_2_when_another_sync_is_running(upstream, hold_sync_lock):
+    with hold_sync_lock():
         with pytest.raises(CommandError) as raised:
             call_command("mirror_sync", stdout=StringIO())
 

@@ -2,33 +2,25 @@
 
 import threading
 
-import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from mirror.choices import SyncOutcome
 from mirror.models import ServerVersion, SyncRun
-from mirror.services import SYNC_LOCK_KEY, SyncAlreadyRunning, sync_run_execute
+from mirror.services import SyncAlreadyRunning, sync_run_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def other_connection() -> psycopg.Connection:
-    params = connection.get_connection_params()
-    return psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True)
-
-
-def test_a_sync_while_another_holds_the_lock_returns_at_once(upstream, signal_calls):
+def test_a_sync_while_another_holds_the_lock_returns_at_once(upstream, signal_calls, hold_sync_lock):
     upstream.publish("io.github.a/one", "1.0.0")
-    with other_connection() as holder:
-        assert holder.execute("SELECT pg_try_advisory_lock(%s)", [SYNC_LOCK_KEY]).fetchone()[0]
-
+    with hold_sync_lock():
         with pytest.raises(SyncAlreadyRunning, match="another mirror sync is running"):
             sync_run_execute()
 
         assert not SyncRun.objects.exists() and upstream.route.call_count == 0
 
-    # The holder's session ended, so the lock is free again.
+    # The holder let go, so the lock is free again.
     assert sync_run_execute().outcome == SyncOutcome.SUCCEEDED
 
 

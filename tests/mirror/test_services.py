@@ -308,6 +308,7 @@ TRANSIENT = {
     "429": httpx.Response(429, headers={"Retry-After": "3"}),
     "timeout": httpx.ReadTimeout("timed out"),
     "connect": httpx.ConnectError("refused"),
+    "undecodable": httpx.DecodingError("invalid gzip stream"),
     "truncated": httpx.Response(200, content=b'{"servers": [{"server": {"na'),
     "servers-not-list": httpx.Response(200, json={"servers": {}, "metadata": {}}),
     "metadata-not-object": httpx.Response(200, json={"servers": [], "metadata": []}),

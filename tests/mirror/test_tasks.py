@@ -1,12 +1,9 @@
 import httpx
-import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from mirror.choices import SyncOutcome
 from mirror.models import SyncRun
-from mirror.services import SYNC_LOCK_KEY
 from mirror.tasks import mirror_sync
 from tests.mirror.conftest import RETRY_ATTEMPTS
 
@@ -38,10 +35,8 @@ def test_the_task_reports_a_failed_run_without_raising(upstream):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_task_skips_when_another_sync_is_running(upstream):
-    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
-    with psycopg.connect(**params, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", [SYNC_LOCK_KEY])
+def test_the_task_skips_when_another_sync_is_running(upstream, hold_sync_lock):
+    with hold_sync_lock():
         result = mirror_sync.apply().get()
 
     assert result == {"outcome": "skipped"}

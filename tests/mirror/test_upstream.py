@@ -97,7 +97,7 @@ def test_exhausted_retries_raise_a_clear_error(respx_mock):
 
     message = str(raised.value)
     assert message.startswith(f"upstream GET {UPSTREAM}/v0.1/servers?limit=100&include_deleted=true failed after 3")
-    assert "connection failed (ConnectError: connection refused)" in message
+    assert "request failed (ConnectError: connection refused)" in message
 
 
 def test_pages_are_yielded_one_at_a_time(respx_mock, settings):
