@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Starts the embedded PostgreSQL/Redis when DATABASE_URL/REDIS_URL are unset, then runs the command.
 WITH_SERVICES := $(BIN)/python -m registry_project.bootstrap exec --
 
-.PHONY: run test install migrate admin lock schema sync bench-mirror bench-api clean
+.PHONY: run test install migrate admin lock schema sync clean
 
 $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
