@@ -22,11 +22,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from curation import export, selectors, services
-from curation.admin_display import badge, curation_of, http_link, pretty_json, state_of
+from curation.admin_display import badge, curation_of, http_link, state_of
 from curation.choices import AuditSource, CurationState, VersionPolicy
 from curation.forms import REGISTRY_TYPES, DecisionForm, MetaForm, PolicyForm, ReasonForm, VersionPolicyForm
 from curation.models import AuditEvent, Policy
-from mirror.admin import MissingUpstreamFilter, ServerStatusFilter
+from mirror.admin import MissingUpstreamFilter, ServerStatusFilter, pretty_json
 from mirror.admin import ServerAdmin as MirrorServerAdmin
 from mirror.models import Server, ServerVersion
 

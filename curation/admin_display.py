@@ -1,9 +1,8 @@
-"""Escaped building blocks for the curation admin: state badges, safe links, pretty JSON.
+"""Escaped building blocks for the curation admin: state badges and safe links.
 
 Upstream text is untrusted: everything goes through `format_html`, never `mark_safe`.
 """
 
-import json
 from urllib.parse import urlsplit
 
 from django.utils.html import format_html
@@ -57,15 +56,3 @@ def state_of(obj) -> str:
     curation = curation_of(obj)
     return curation.state if curation else CurationState.PENDING
 
-
-def pretty_json(text_or_value):
-    """Pretty-print JSON for a read-only <pre>, keeping upstream's key order; escaped."""
-    if isinstance(text_or_value, str):
-        try:
-            text_or_value = json.loads(text_or_value)
-        except ValueError:
-            return format_html('<pre class="registry-json">{}</pre>', text_or_value)
-    if text_or_value in (None, {}, []):
-        return "—"
-    text = json.dumps(text_or_value, indent=2, ensure_ascii=False)
-    return format_html('<pre class="registry-json" style="max-height:40em;overflow:auto">{}</pre>', text)

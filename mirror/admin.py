@@ -27,12 +27,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def pretty_json_block(text: str):
-    try:
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        pass
-    return format_html('<pre style="white-space: pre-wrap; max-width: 100ch">{}</pre>', text)
+def pretty_json(text_or_value):
+    """Pretty-print JSON for a read-only <pre>, keeping upstream's key order; escaped."""
+    if isinstance(text_or_value, str):
+        try:
+            text_or_value = json.loads(text_or_value)
+        except ValueError:
+            return format_html('<pre class="registry-json" style="white-space: pre-wrap">{}</pre>', text_or_value)
+    if text_or_value in (None, {}, []):
+        return "—"
+    text = json.dumps(text_or_value, indent=2, ensure_ascii=False)
+    return format_html(
+        '<pre class="registry-json" style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', text
+    )
 
 
 class ServerStatusFilter(admin.SimpleListFilter):
@@ -122,7 +129,7 @@ class ServerVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="server.json")
     def server_json_pretty(self, version):
-        return pretty_json_block(version.server_json)
+        return pretty_json(version.server_json)
 
 
 @admin.register(SyncRun)
@@ -153,7 +160,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="rejections")
     def rejections_pretty(self, run):
-        return pretty_json_block(json.dumps(run.rejections))
+        return pretty_json(run.rejections)
 
 
 @admin.register(UpstreamEvent)
@@ -183,7 +190,7 @@ class SchemaDocumentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="schema")
     def body_pretty(self, document):
-        return pretty_json_block(document.body)
+        return pretty_json(document.body)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm("mirror.delete_schemadocument")
