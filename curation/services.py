@@ -9,8 +9,10 @@ event and the projection change in one transaction.
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -36,6 +38,7 @@ from curation.policies import policies_enabled, policy_first_match
 from curation.selectors import served_versions
 from mirror.choices import UpstreamEventKind
 from mirror.models import Server, ServerVersion, UpstreamEvent
+from mirror.services import rows_copy
 from mirror.versioning import pick_latest
 
 BATCH_SIZE = 1000
@@ -75,15 +78,27 @@ def _server_ids(servers) -> list[int]:
     return [server.pk for server in servers]
 
 
-def _server_curations_lock(server_ids: Iterable[int]) -> dict[int, ServerCuration]:
-    """Lock (creating any missing, as pending) the curation rows of these servers, in pk order."""
+# A new pending decision, for COPY: state, reason, decided_by, decided_by_name, decided_at, meta.
+PENDING_COLUMNS = ("state", "reason", "decided_by_id", "decided_by_name", "decided_at", "meta")
+PENDING_ROW = (CurationState.PENDING, "", None, "", None, "{}")
+
+
+def _server_curations_lock(server_ids: Iterable[int], *, fresh: Collection[int] = ()) -> dict[int, ServerCuration]:
+    """Lock (creating any missing, as pending) the curation rows of these servers, in pk order.
+
+    `fresh`: servers created in this transaction, whose missing rows nobody else can be creating:
+    those are COPYed in (the sync's discoveries), the others inserted ignoring a concurrent insert.
+    """
     ids = sorted(set(server_ids))
     if not ids:
         return {}
     existing = set(ServerCuration.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [pk for pk in ids if pk not in existing]
+    policy = settings.REGISTRY_DEFAULT_VERSION_POLICY
+    rows_copy(model=ServerCuration, columns=("server_id", "version_policy", *PENDING_COLUMNS),
+              rows=[(pk, policy, *PENDING_ROW) for pk in missing if pk in fresh])
     ServerCuration.objects.bulk_create(
-        [ServerCuration(server_id=pk, version_policy=settings.REGISTRY_DEFAULT_VERSION_POLICY)
-         for pk in ids if pk not in existing],
+        [ServerCuration(server_id=pk, version_policy=policy) for pk in missing if pk not in fresh],
         batch_size=BATCH_SIZE, ignore_conflicts=True,
     )
     locked = (ServerCuration.objects.select_for_update(of=("self",)).select_related("server")
@@ -91,12 +106,23 @@ def _server_curations_lock(server_ids: Iterable[int]) -> dict[int, ServerCuratio
     return {curation.pk: curation for curation in locked}
 
 
-def _version_curations_ensure(*, server_ids=(), version_ids=()) -> None:
-    """Create the missing (pending) curation rows of these servers' versions, or of these versions."""
-    missing = ServerVersion.objects.filter(curation__isnull=True)
-    missing = missing.filter(server_id__in=server_ids) if server_ids else missing.filter(pk__in=version_ids)
+def _version_curations_ensure(*, server_ids=(), version_ids=(), fresh: Collection[int] = ()) -> None:
+    """Create the missing (pending) curation rows of these servers' versions, or of these versions.
+
+    `fresh`: versions created in this transaction (COPYed in, as in `_server_curations_lock`).
+    """
+    versions = ServerVersion.objects.filter(server_id__in=server_ids) if server_ids else \
+        ServerVersion.objects.filter(pk__in=version_ids)
+    candidates = list(versions.values_list("pk", flat=True))
+    # Lookups by key rather than an anti-join, which stale statistics plan as a scan of every curation;
+    # fresh versions cannot have one yet.
+    present = set(VersionCuration.objects.filter(pk__in=[pk for pk in candidates if pk not in fresh])
+                  .values_list("pk", flat=True))
+    missing = [pk for pk in candidates if pk not in present]
+    rows_copy(model=VersionCuration, columns=("version_id", *PENDING_COLUMNS),
+              rows=[(pk, *PENDING_ROW) for pk in missing if pk in fresh])
     VersionCuration.objects.bulk_create(
-        [VersionCuration(version_id=pk) for pk in missing.values_list("pk", flat=True)],
+        [VersionCuration(version_id=pk) for pk in missing if pk not in fresh],
         batch_size=BATCH_SIZE, ignore_conflicts=True,
     )
 
@@ -376,11 +402,17 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
         return
     now = timezone.now()
     sync_actor = Actor(user=None, name=SYNC_ACTOR)
-    curations = _server_curations_lock(touched)
-    _version_curations_ensure(server_ids=list(touched))
+    discovered_servers = {e.server_id: e for e in events if e.kind == UpstreamEventKind.SERVER_DISCOVERED}
+    curations = _server_curations_lock(touched, fresh=discovered_servers.keys())
+    _version_curations_ensure(server_ids=list(touched), fresh={
+        e.version_id for e in events if e.kind == UpstreamEventKind.VERSION_DISCOVERED and e.version_id
+    })
+    discovering = discovered_servers or any(e.kind == UpstreamEventKind.VERSION_DISCOVERED for e in events)
+    rules = policies_enabled() if discovering else []
     version_ids = {event.version_id for event in events if event.version_id}
-    versions = {version.pk: version for version in ServerVersion.objects.filter(pk__in=version_ids)
-                .only("id", "server_id", "version", "document")}
+    # Documents only for the rules to match: decoding them is a large part of a discovery page.
+    fields = ("id", "server_id", "version", "document") if rules else ("id", "server_id", "version")
+    versions = {version.pk: version for version in ServerVersion.objects.filter(pk__in=version_ids).only(*fields)}
 
     audit = []
     for event in events:
@@ -388,17 +420,31 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
         audit.append(_upstream_audit_event(event, server_name=curations[event.server_id].server.name,
                                            version=version.version if version else "", actor=sync_actor))
 
-    discovered_servers = {e.server_id: e for e in events if e.kind == UpstreamEventKind.SERVER_DISCOVERED}
     discovered_versions = [e for e in events if e.kind == UpstreamEventKind.VERSION_DISCOVERED
                            and e.server_id not in discovered_servers and e.version_id in versions]
-    if discovered_servers or discovered_versions:
-        rules = policies_enabled()
-        if rules:
-            audit += _servers_policy_apply(discovered_servers, curations, versions, rules, now)
-            audit += _versions_policy_apply(discovered_versions, curations, versions, rules, now)
+    if rules:
+        audit += _servers_policy_apply(discovered_servers, curations, versions, rules, now)
+        audit += _versions_policy_apply(discovered_versions, curations, versions, rules, now)
 
-    AuditEvent.objects.bulk_create(audit, batch_size=BATCH_SIZE)
+    _audit_events_write(audit)
     listing_refresh(server_ids=touched)
+
+
+AUDIT_COLUMNS = ("at", "actor_id", "actor_name", "source", "action", "server_name", "version", "before", "after",
+                 "reason")
+
+
+def _audit_events_write(events: list[AuditEvent]) -> None:
+    """COPY a sync page's audit events in, in order (the trail is append-only: nothing can conflict)."""
+    rows_copy(model=AuditEvent, columns=AUDIT_COLUMNS, rows=[
+        (event.at, event.actor_id, event.actor_name, event.source, event.action, event.server_name, event.version,
+         _json_or_null(event.before), _json_or_null(event.after), event.reason)
+        for event in events
+    ])
+
+
+def _json_or_null(value) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _servers_policy_apply(discovered: dict[int, UpstreamEvent], curations, versions, rules, now) -> list[AuditEvent]:
@@ -463,20 +509,41 @@ def _versions_policy_apply(discovered: list[UpstreamEvent], curations, versions,
 
 # --- the served projection --------------------------------------------------------------------
 
-def _org_meta(version: ServerVersion) -> dict:
+class _ListingSource(NamedTuple):
+    """What the projection needs of one version, read without building model instances."""
+
+    id: int
+    server_id: int
+    version: str
+    published_at: datetime
+    status: str
+    changed_at: datetime
+
+
+class _ServerDecision(NamedTuple):
+    state: str
+    meta: dict
+    decided_by_name: str
+    decided_at: datetime | None
+
+
+class _VersionDecision(NamedTuple):
+    state: str
+    meta: dict
+
+
+def _org_meta(server: _ServerDecision | None, version: _VersionDecision | None) -> dict:
     """Curator metadata (version keys over server keys), then the registry's facts, which always win."""
-    server_curation = getattr(version.server, "curation", None)
-    version_curation = getattr(version, "curation", None)
-    meta = {**(server_curation.meta if server_curation else {}), **(version_curation.meta if version_curation else {})}
+    meta = {**(server.meta if server else {}), **(version.meta if version else {})}
     for key in REGISTRY_FACT_KEYS:
         meta.pop(key, None)
-    state = server_curation.state if server_curation else CurationState.PENDING
+    state = server.state if server else CurationState.PENDING
     meta["curationState"] = state
-    if version_curation and version_curation.state != CurationState.PENDING:
-        meta["versionCurationState"] = version_curation.state
+    if version and version.state != CurationState.PENDING:
+        meta["versionCurationState"] = version.state
     if state == CurationState.APPROVED:
-        meta["approvedBy"] = server_curation.decided_by_name
-        meta["approvedAt"] = server_curation.decided_at.isoformat() if server_curation.decided_at else None
+        meta["approvedBy"] = server.decided_by_name
+        meta["approvedAt"] = server.decided_at.isoformat() if server.decided_at else None
     return meta
 
 
@@ -492,34 +559,37 @@ def listing_refresh(*, server_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     now = timezone.now()
-    versions = list(
-        ServerVersion.objects.filter(server_id__in=ids)
-        .select_related("server", "server__curation", "curation")
-        .defer("server_json", "document")
-    )
+    # One table per query, each by primary or foreign key: while a first sync fills the tables faster
+    # than autovacuum analyses them, joins get planned as hash joins over whole tables.
+    sources = list(map(_ListingSource._make, ServerVersion.objects.filter(server_id__in=ids)
+                       .values_list(*_ListingSource._fields)))
+    version_ids = [source.id for source in sources]
+    names = dict(Server.objects.filter(id__in=ids).values_list("id", "name"))
+    server_decisions = {row[0]: _ServerDecision(*row[1:]) for row in ServerCuration.objects.filter(pk__in=ids)
+                        .values_list("pk", *_ServerDecision._fields)}
+    version_decisions = {row[0]: _VersionDecision(*row[1:]) for row in VersionCuration.objects
+                         .filter(pk__in=version_ids).values_list("pk", *_VersionDecision._fields)}
     served_ids = set(served_versions().filter(server_id__in=ids).values_list("id", flat=True))
-    existing = {listing.version_id: listing for listing in Listing.objects.filter(version__server_id__in=ids)}
+    existing = {listing.version_id: listing for listing in Listing.objects.filter(pk__in=version_ids)}
 
     served_by_server = defaultdict(list)
-    for version in versions:
-        if version.id in served_ids:
-            served_by_server[version.server_id].append(version)
+    for source in sources:
+        if source.id in served_ids:
+            served_by_server[source.server_id].append(source)
     latest_ids = {latest.id for latest in (pick_latest(vs) for vs in served_by_server.values()) if latest}
 
     to_create, to_update = [], []
-    for version in versions:
-        is_served = version.id in served_ids
-        is_latest = version.id in latest_ids
-        org_meta = _org_meta(version)
-        listing = existing.get(version.id)
+    for source in sources:
+        is_served = source.id in served_ids
+        is_latest = source.id in latest_ids
+        org_meta = _org_meta(server_decisions.get(source.server_id), version_decisions.get(source.id))
+        listing = existing.get(source.id)
         if listing is None:
-            to_create.append(Listing(
-                version=version, name=version.server.name, version_string=version.version,
-                is_served=is_served, is_latest=is_latest, updated_at=now, org_meta=org_meta,
-            ))
+            to_create.append((source.id, names[source.server_id], source.version, is_served, is_latest, now, None,
+                              json.dumps(org_meta)))
             continue
         moved = (listing.is_served, listing.is_latest, listing.org_meta) != (is_served, is_latest, org_meta)
-        if not moved and version.changed_at <= listing.updated_at:
+        if not moved and source.changed_at <= listing.updated_at:
             continue
         if listing.is_served and not is_served:
             listing.withdrawn_at = now
@@ -528,9 +598,14 @@ def listing_refresh(*, server_ids: Iterable[int]) -> int:
         listing.is_served, listing.is_latest, listing.org_meta, listing.updated_at = is_served, is_latest, org_meta, now
         to_update.append(listing)
 
-    Listing.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+    # COPY fails on a concurrently inserted listing, as the plain INSERT it replaces did.
+    rows_copy(model=Listing, columns=LISTING_COLUMNS, rows=to_create)
     _listings_update(to_update)
     return len(to_create) + len(to_update)
+
+
+LISTING_COLUMNS = ("version_id", "name", "version_string", "is_served", "is_latest", "updated_at", "withdrawn_at",
+                   "org_meta")
 
 
 LISTING_UPDATE_SQL = """

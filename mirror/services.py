@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -380,7 +380,7 @@ _INSERT_COLUMNS = (
 )
 
 
-def rows_copy(*, model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+def rows_copy(*, model, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
     """Insert rows into `model`'s table with COPY, in order; JSON columns take JSON text, not objects.
 
     COPY rather than bulk_create for large batches: Django sends a bulk insert as UNNEST arrays and
@@ -389,6 +389,8 @@ def rows_copy(*, model, columns: Sequence[str], rows: Iterable[Sequence]) -> Non
     use it only for rows nobody else can insert concurrently (e.g. rows of objects created in the
     same transaction). Database errors surface as Django's (IntegrityError, …).
     """
+    if not rows:
+        return
     connection = connections["default"]
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -400,14 +402,14 @@ def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> 
     """COPY the new versions in; returns their (server_id, id) pairs."""
     if not entries:
         return []
-    rows_copy(model=ServerVersion, columns=_INSERT_COLUMNS, rows=(
+    rows_copy(model=ServerVersion, columns=_INSERT_COLUMNS, rows=[
         (
             servers[entry.name][0], entry.version, entry.server_json, entry.server_json,
             entry.content_hash, entry.status, entry.status_changed_at, entry.status_message,
             entry.published_at, entry.updated_at, False, now, now, now,
         )
         for entry in entries
-    ))
+    ])
     ids = {
         (server_id, version): version_id
         for version_id, server_id, version in ServerVersion.objects.filter(

@@ -1,8 +1,9 @@
 """Validation of upstream `server` objects against the official server.json JSON Schema.
 
-The yes/no decision uses fastjsonschema (compiled once per schema, ~15x faster than
-jsonschema); only a rejected entry goes through jsonschema's Draft7Validator, for a
-precise reason. Both check `format: uri` with the same function, so they agree.
+The yes/no decision uses jsonschema-rs (compiled once per schema, ~4x faster than
+fastjsonschema and ~50x faster than jsonschema on upstream's documents); only a rejected
+entry goes through jsonschema's Draft7Validator, for a precise reason. Both check
+`format: uri` with the same function, so they agree.
 
 Schemas are never copied into the project: `MIRROR_SERVER_SCHEMA_URL` names the one for
 entries without `$schema`, and an entry may name another official schema under
@@ -16,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import fastjsonschema
+import jsonschema_rs
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
@@ -43,7 +44,7 @@ def _is_uri(value: str) -> bool:
 
 
 def _refuse_remote_ref(uri: str):
-    raise fastjsonschema.JsonSchemaDefinitionException(f"remote $ref {uri!r} is not followed")
+    raise ValueError(f"remote $ref {uri!r} is not followed")
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,27 @@ def schema_compile(url: str, body: str) -> CompiledSchema:
         raise SchemaUnavailable(f"the document at {url} is not the JSON Schema with $id {url}")
     try:
         # Refs resolve against the schema's own $id, which the resolver's store already holds.
-        fast = fastjsonschema.compile(
-            schema, handlers={"http": _refuse_remote_ref, "https": _refuse_remote_ref}, formats={"uri": _is_uri}
-        )
         Draft7Validator.check_schema(schema)
-    except Exception as exc:  # fastjsonschema and jsonschema raise several types for a bad schema
+        decider = jsonschema_rs.validator_for(
+            schema, validate_formats=True, formats={"uri": _is_uri}, retriever=_refuse_remote_ref
+        )
+    except Exception as exc:  # jsonschema-rs and jsonschema raise several types for a bad schema
         raise SchemaUnavailable(f"the schema {url} cannot be compiled: {exc}") from exc
     registry = Registry().with_resource(url, Resource.from_contents(schema, default_specification=DRAFT7))
     explainer = Draft7Validator(schema, format_checker=_format_checker, registry=registry)
 
     def is_valid(document) -> bool:
         try:
-            fast(document)
-        except fastjsonschema.JsonSchemaValueException:
-            return False
-        return True
+            return decider.is_valid(document)
+        except ValueError:  # a value jsonschema-rs cannot convert (e.g. a lone UTF-16 surrogate): ask jsonschema
+            return next(explainer.iter_errors(document), None) is None
 
     def reason(document) -> str:
         error = best_match(explainer.iter_errors(document))
         if error is None:
             try:
-                fast(document)
-            except fastjsonschema.JsonSchemaValueException as exc:
+                decider.validate(document)
+            except jsonschema_rs.ValidationError as exc:
                 return _truncate(str(exc))
             return "rejected by the schema"
         location = "/".join(str(part) for part in error.absolute_path) or "(root)"

@@ -15,7 +15,7 @@ SCHEMA_2025_09_29 = "https://static.modelcontextprotocol.io/schemas/2025-09-29/s
 
 
 def test_compiled_and_precise_validators_agree_on_the_legacy_seed(shared_file):
-    """fastjsonschema decides, jsonschema explains: both must reach the same verdict (143 of 358 invalid)."""
+    """jsonschema-rs decides, jsonschema explains: both must reach the same verdict (143 of 358 invalid)."""
     schema_text = shared_file("server.schema.2025-09-29.json").read_text()
     documents = json.loads(shared_file("seed-legacy-2025-09-29.json").read_text())
     compiled = schema_compile(SCHEMA_2025_09_29, schema_text)
