@@ -5,10 +5,9 @@ greedy catch-all and the path splits on its LAST `/versions/`. A trailing slash 
 """
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularYAMLAPIView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView, SpectacularYAMLAPIView
 
 from api import views
-from api.schema import DocsView
 
 API_ROUTES = [
     (r"servers", views.ServerListApi, "servers"),
@@ -26,5 +25,5 @@ urlpatterns = [
 ] + [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-json"),
     path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="openapi-yaml"),
-    path("docs", DocsView.as_view(), name="api-docs"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-json"), name="api-docs"),
 ]

@@ -5,10 +5,7 @@ The `/v0.1` wire format is upstream's, so its shapes are described here as JSON 
 """
 
 from django.conf import settings
-from django.shortcuts import render
-from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.utils import OpenApiResponse
 
 from api.errors import PROBLEM_CONTENT_TYPE
 from api.rendering import OFFICIAL_NAMESPACE, STATUS_MESSAGE_MAX
@@ -195,21 +192,3 @@ def add_registry_components(result, generator, request, public):
     """Postprocessing hook: the hand-written component schemas referenced by the views."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(_components())
     return result
-
-
-@extend_schema(exclude=True)
-class DocsView(SpectacularSwaggerView):
-    """Swagger UI when its assets are reachable (`REGISTRY_SWAGGER_UI_DIST`); otherwise an offline reference."""
-
-    url_name = "openapi-json"
-
-    def get(self, request, *args, **kwargs):
-        if settings.REGISTRY_SWAGGER_UI_DIST:
-            return super().get(request, *args, **kwargs)
-        schema = SchemaGenerator().get_schema(request=request, public=True)
-        operations = [
-            {"method": method.upper(), "path": path, **operation}
-            for path, methods in schema["paths"].items()
-            for method, operation in methods.items()
-        ]
-        return render(request, "api/docs.html", {"schema": schema, "operations": operations})

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "health_check",
     "django_filters",
     "django_celery_beat",
     "mirror",
@@ -139,8 +141,6 @@ REGISTRY_CACHE_MAX_AGE = env_int("REGISTRY_CACHE_MAX_AGE", 30, minimum=0)
 REGISTRY_VERSION = env_str("REGISTRY_VERSION", "dev")
 REGISTRY_GIT_COMMIT = env_str("REGISTRY_GIT_COMMIT", "unknown")
 REGISTRY_BUILD_TIME = env_str("REGISTRY_BUILD_TIME", "unknown")
-# Base URL of swagger-ui-dist for /docs; empty serves an offline HTML reference instead (no CDN needed).
-REGISTRY_SWAGGER_UI_DIST = env_str("REGISTRY_SWAGGER_UI_DIST", "").rstrip("/")
 # The base URL clients are told to use (catalog "How to connect"); by default built from each request.
 REGISTRY_PUBLIC_URL = env_http_url("REGISTRY_PUBLIC_URL", "http://unset") if env_str("REGISTRY_PUBLIC_URL") else None
 
@@ -159,8 +159,8 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "PREPROCESSING_HOOKS": ["api.schema.describe_v01_paths"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_registry_components"],
-    "SWAGGER_UI_DIST": REGISTRY_SWAGGER_UI_DIST,
-    "SWAGGER_UI_FAVICON_HREF": f"{REGISTRY_SWAGGER_UI_DIST}/favicon-32x32.png",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Celery ---------------------------------------------------------------

@@ -1,0 +1,23 @@
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from registry_project.celery import app
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_reports_each_dependency_and_fails_without_a_worker(client):
+    response = client.get("/health/?format=json")
+    assert response.status_code == 500
+    results = response.json()
+    assert [value for key, value in results.items() if key.startswith("Database")] == ["OK"]
+    assert [value for key, value in results.items() if key.startswith("Cache")] == ["OK"]
+    assert any(key.startswith("Ping") and "unavailable" in value.lower() for key, value in results.items())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_is_ok_with_a_celery_worker_listening(client):
+    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+        response = client.get("/health/?format=json")
+    assert response.status_code == 200, response.content
+    assert set(response.json().values()) == {"OK"}
