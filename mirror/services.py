@@ -447,7 +447,7 @@ def _entry_parse(raw: object) -> _Entry:
         except ValueError:
             raise _Rejected(f"official {field} is missing or not an RFC 3339 timestamp",
                             name=name, version=version) from None
-    server_json = json.dumps(server, ensure_ascii=False, separators=(",", ":"))
+    server_json = server_json_dump(server)
     if "\\u0000" in server_json and _JSON_NUL.search(server_json):
         raise _Rejected("`server` contains a NUL character, which cannot be stored", name=name, version=version)
     try:
@@ -459,6 +459,11 @@ def _entry_parse(raw: object) -> _Entry:
         status=status, status_changed_at=times["statusChangedAt"], status_message=status_message,
         published_at=times["publishedAt"], updated_at=times["updatedAt"],
     )
+
+
+def server_json_dump(server: dict) -> str:
+    """The stored text of an upstream `server` object: compact, key order kept; the API serves it verbatim."""
+    return json.dumps(server, ensure_ascii=False, separators=(",", ":"))
 
 
 def _differs(entry: _Entry, stored: _Stored) -> bool:

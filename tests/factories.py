@@ -1,13 +1,13 @@
 """Factories for mirrored data. Curation state is set through curation's own services in tests."""
 
 import hashlib
-import json
 from datetime import datetime, timezone
 
 import factory
 
 from mirror.choices import UpstreamStatus
 from mirror.models import Server, ServerVersion
+from mirror.services import server_json_dump
 
 SCHEMA_URL = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 
@@ -33,10 +33,6 @@ def server_document(name: str, version: str, **extra) -> dict:
     return document
 
 
-def canonical_json(document: dict) -> str:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-
-
 class ServerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Server
@@ -55,7 +51,7 @@ class ServerVersionFactory(factory.django.DjangoModelFactory):
     server = factory.SubFactory(ServerFactory)
     version = "1.0.0"
     document = factory.LazyAttribute(lambda o: server_document(o.server.name, o.version, **o.extra))
-    server_json = factory.LazyAttribute(lambda o: canonical_json(o.document))
+    server_json = factory.LazyAttribute(lambda o: server_json_dump(o.document))
     content_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.server_json.encode()).hexdigest())
     status = UpstreamStatus.ACTIVE
     status_changed_at = datetime(2025, 12, 12, 9, 30, tzinfo=timezone.utc)
