@@ -15,6 +15,8 @@ from urllib.parse import unquote
 
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from api.rendering import compact_json
+
 _SALT = "api.cursor"
 _MAC_BYTES = 12
 _MAX_LENGTH = 4096
@@ -62,7 +64,7 @@ def cursor_encode(cursor: Cursor) -> str:
         cursor.name, cursor.version, f.search, f.version,
         f.updated_since.isoformat() if f.updated_since else None, f.include_deleted,
     ]
-    payload = _b64encode(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode())
+    payload = _b64encode(compact_json(fields).encode())
     return f"{payload}.{_mac(payload)}"
 
 

@@ -1,11 +1,12 @@
 """RFC 9457 problem details, shaped as upstream's server sends them (`title`, `status`, `detail`, `errors?`)."""
 
-import json
 from http import HTTPStatus
 
 from django.http import HttpResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from api.rendering import compact_json
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 SERVER_NOT_FOUND = "Server not found"
@@ -21,7 +22,7 @@ def problem_response(status: int, detail: str, errors: list[dict] | None = None)
     if errors:
         body["errors"] = errors
     return HttpResponse(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        compact_json(body),
         status=status,
         content_type=PROBLEM_CONTENT_TYPE,
     )

@@ -8,7 +8,7 @@ OFFICIAL_NAMESPACE = "io.modelcontextprotocol.registry/official"
 STATUS_MESSAGE_MAX = 500
 
 
-def _dumps(value) -> str:
+def compact_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -19,7 +19,7 @@ def _official_block(row: tuple) -> str:
         return (f'{{"status":"active","statusChangedAt":"{status_changed_at}","publishedAt":"{published_at}",'
                 f'"updatedAt":"{updated_at}","isLatest":{"true" if is_latest else "false"}}}')
     # A tombstone: withdrawn from this registry (blocked, un-approved or no longer active upstream).
-    message = f',"statusMessage":{_dumps(status_message[:STATUS_MESSAGE_MAX])}' if status_message else ""
+    message = f',"statusMessage":{compact_json(status_message[:STATUS_MESSAGE_MAX])}' if status_message else ""
     return (f'{{"status":"deleted","statusChangedAt":"{withdrawn_at}","publishedAt":"{published_at}",'
             f'"updatedAt":"{updated_at}","isLatest":false{message}}}')
 
@@ -27,7 +27,7 @@ def _official_block(row: tuple) -> str:
 def entry_json(row: tuple, *, namespace_key: str | None = None) -> str:
     """One `ServerResponse`: `{"server": <stored text>, "_meta": {official, org}}`."""
     org_meta_text, server_json = row[6], row[7]
-    namespace_key = namespace_key or _dumps(settings.REGISTRY_META_NAMESPACE)
+    namespace_key = namespace_key or compact_json(settings.REGISTRY_META_NAMESPACE)
     return (
         f'{{"server":{server_json},"_meta":{{"{OFFICIAL_NAMESPACE}":{_official_block(row)},'
         f'{namespace_key}:{org_meta_text}}}}}'
@@ -35,10 +35,10 @@ def entry_json(row: tuple, *, namespace_key: str | None = None) -> str:
 
 
 def server_list_body(rows: list[tuple], *, next_cursor: str | None = None) -> bytes:
-    namespace_key = _dumps(settings.REGISTRY_META_NAMESPACE)
+    namespace_key = compact_json(settings.REGISTRY_META_NAMESPACE)
     entries = ",".join(entry_json(row, namespace_key=namespace_key) for row in rows)
     metadata = {"nextCursor": next_cursor, "count": len(rows)} if next_cursor else {"count": len(rows)}
-    return f'{{"servers":[{entries}],"metadata":{_dumps(metadata)}}}'.encode()
+    return f'{{"servers":[{entries}],"metadata":{compact_json(metadata)}}}'.encode()
 
 
 def server_response_body(row: tuple) -> bytes:

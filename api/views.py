@@ -1,6 +1,5 @@
 """The `/v0.1` (and `/v0`) registry API: one APIView per endpoint, upstream's wire format."""
 
-import json
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from api.cursors import Cursor, cursor_encode
 from api.errors import ServerNotFound
-from api.rendering import server_list_body, server_response_body
+from api.rendering import compact_json, server_list_body, server_response_body
 from api.schema import problem_responses, ref
 from api.selectors import listing_lookup, listing_page, listing_versions
 from api.serializers import IncludeDeletedQuerySerializer, ServerListQuerySerializer
@@ -118,7 +117,7 @@ class ServerVersionApi(RegistryApi):
 
 
 def _small_json(value: dict) -> HttpResponse:
-    return json_response(json.dumps(value, separators=(",", ":")).encode())
+    return json_response(compact_json(value).encode())
 
 
 class HealthApi(RegistryApi):
