@@ -1,7 +1,8 @@
 """Reads for the registry API: one SQL statement each, over the served projection (`curation.Listing`).
 
 These are the API's hot path, so the SQL is written out rather than compiled by the ORM on every
-request (that compile cost as much as the query). Rows come back as tuples in `ENTRY_COLUMNS` order:
+request (that compile cost as much as the query). Rows come back as tuples in `_SELECT`'s column order
+(unpacked by `api/rendering.py`):
 the stored `server_json` text, the org metadata as JSON text and the timestamps already rendered by
 PostgreSQL, so the API only splices strings and never re-serialises upstream data.
 """
@@ -11,12 +12,6 @@ from django.db import connection
 
 from api.cursors import Cursor, ListFilters
 from curation.models import Listing
-
-ENTRY_COLUMNS = (
-    "name", "version_string", "is_served", "is_latest", "updated_at", "withdrawn_at", "org_meta",
-    "server_json", "status_changed_at", "published_at", "status_message",
-)
-
 
 def _rfc3339(column: str) -> str:
     """timestamptz as upstream renders it (Go `time.Time`): UTC `Z`, up to 6 fraction digits, zeros trimmed."""
