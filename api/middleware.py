@@ -2,6 +2,12 @@
 
 CORS on everything (errors and redirects included), 204 preflights, 400 for NUL bytes, problem+json
 instead of Django's HTML 404/500 pages, and a strong ETag with `If-None-Match` → 304 on every 200.
+
+The middleware also serves the registry API itself, the way WhiteNoise serves static files: an API
+request goes through `SecurityMiddleware` and then straight to its view, skipping sessions, CSRF,
+auth, messages and django-structlog's request logging, which the anonymous, read-only API never
+uses and which cost more than the view itself (bench/README.md, "API benchmark"). Gunicorn's access
+log still records every request.
 """
 
 import hashlib
@@ -9,10 +15,14 @@ import re
 from urllib.parse import unquote
 
 from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpResponse, HttpResponseNotModified
+from django.middleware.security import SecurityMiddleware
+from django.urls import Resolver404, resolve
 from django.utils.http import parse_etags
 
 from api.errors import ENDPOINT_NOT_FOUND, PROBLEM_CONTENT_TYPE, problem_response
+from api.views import RegistryApi
 
 API_PATH = re.compile(r"(?:^|/)v0(?:\.1)?(?:/|$)")
 CORS_HEADERS = {
@@ -26,6 +36,7 @@ PREFLIGHT_MAX_AGE = "86400"
 class RegistryApiMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        self.serve_api = convert_exception_to_response(SecurityMiddleware(convert_exception_to_response(_call_view)))
 
     def __call__(self, request):
         if not API_PATH.search(request.path_info):
@@ -39,11 +50,16 @@ class RegistryApiMiddleware:
             response = HttpResponse(status=204)
             response["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
             return response
-        response = self.get_response(request)
+        try:
+            request.resolver_match = resolve(request.path_info)
+        except Resolver404:
+            return problem_response(404, ENDPOINT_NOT_FOUND)  # never Django's HTML page
+        if issubclass(getattr(request.resolver_match.func, "view_class", object), RegistryApi):
+            response = self.serve_api(request)
+        else:  # e.g. a catalog page whose server name holds a `v0` segment: the full stack serves it
+            response = self.get_response(request)
         if response.status_code == 200 and not response.streaming:
             return self._conditional(request, response)
-        if response.status_code == 404 and getattr(request, "resolver_match", None) is None:
-            return problem_response(404, ENDPOINT_NOT_FOUND)  # no route matched: never Django's HTML page
         if response.status_code >= 500 and response.get("Content-Type", "") != PROBLEM_CONTENT_TYPE:
             return problem_response(response.status_code, "Internal server error")
         return response
@@ -57,6 +73,7 @@ class RegistryApiMiddleware:
             response = HttpResponseNotModified()
         response["ETag"] = etag
         response["Cache-Control"] = cache_control
+        response["Content-Length"] = str(len(response.content))
         return response
 
     @staticmethod
@@ -64,3 +81,8 @@ class RegistryApiMiddleware:
         for header, value in CORS_HEADERS.items():
             response[header] = value
         return response
+
+
+def _call_view(request):
+    match = request.resolver_match
+    return match.func(request, *match.args, **match.kwargs)

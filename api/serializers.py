@@ -1,5 +1,6 @@
 """Query-parameter validation for the registry API (bodies are built in `api/rendering.py`)."""
 
+import functools
 import re
 from datetime import datetime
 
@@ -50,6 +51,8 @@ class _QuerySerializer(serializers.Serializer):
         super().__init__(**kwargs)
 
     def validated(self) -> dict:
+        if not self.initial_data:
+            return dict(self._no_parameters())  # most lookups carry none: skip DRF's per-request field set-up
         if self.is_valid():
             return self.validated_data
         errors = [
@@ -60,6 +63,13 @@ class _QuerySerializer(serializers.Serializer):
             if name in self.errors:
                 raise Problem(400, detail, errors)
         raise Problem(422, "validation failed", errors)
+
+    @classmethod
+    @functools.cache
+    def _no_parameters(cls) -> dict:
+        serializer = cls(query={})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
 
 class IncludeDeletedQuerySerializer(_QuerySerializer):

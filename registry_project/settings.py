@@ -80,7 +80,14 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": {**env_database("DATABASE_URL"), "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)}}
+DATABASES = {"default": env_database("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# Django turns psycopg's prepared statements off; the API's hot queries (server-side bound, see
+# api/selectors.py) need them, as planning costs as much as running them. ORM queries bind client-side
+# and are never prepared. Turn off behind a pooler that cannot keep prepared statements.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_redis_url("REDIS_URL")

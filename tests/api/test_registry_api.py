@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -396,12 +397,31 @@ def test_the_api_works_under_a_path_prefix(client, catalog):
     assert client.get("/registry/docs").status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/registry/v0.1/broken", "/registry/v0.1/broken-api"])
 @override_settings(ROOT_URLCONF="tests.api.prefixed_urls")
-def test_a_crash_is_a_problem_not_an_html_page():
+def test_a_crash_is_a_problem_not_an_html_page(url, caplog):
     client = Client(raise_request_exception=False)
-    response = client.get("/registry/v0.1/broken")
+    response = client.get(url)
     assert_problem(response, 500)
     assert_cors(response)
+    assert "boom" in caplog.text  # logged with its traceback, as Django logs any crash
+
+
+def test_api_requests_skip_the_browser_middleware_but_keep_security_headers(client, catalog, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", password="x"))
+    response = client.get("/v0.1/servers")
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still runs
+    assert response["Content-Length"] == str(len(response.content))
+    assert "Cookie" not in response.get("Vary", "")  # no session, auth or CSRF middleware
+    assert not response.cookies
+
+
+def test_a_catalog_page_whose_name_has_a_v0_segment_goes_through_the_full_stack(client):
+    make_server("io.github.acme/v0")
+    response = client.get("/servers/io.github.acme/v0/")
+    assert response.status_code == 200
+    assert "io.github.acme/v0" in response.content.decode()
 
 
 # --- meta endpoints -------------------------------------------------------------------------------
@@ -467,6 +487,14 @@ def test_errors_carry_no_etag(client):
 
 
 # --- cost -----------------------------------------------------------------------------------------
+
+def test_repeated_lookups_run_as_a_prepared_statement(client, catalog):
+    for _ in range(6):  # psycopg prepares a statement on its sixth run (prepare_threshold = 5)
+        assert client.get(f"/v0.1/servers/{quote(WEATHER, safe='')}/versions/latest").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%curation_listing%"])
+        assert cursor.fetchone()[0] == 1
+
 
 @pytest.mark.parametrize("limit", [1, 100])
 def test_queries_per_request_do_not_grow_with_limit_or_depth(client, django_assert_max_num_queries, limit):

@@ -49,3 +49,18 @@ def test_settings_refuse_to_start_on_a_bad_value(monkeypatch):
     )
     assert result.returncode != 0
     assert "MIRROR_SYNC_INTERVAL must be a positive duration" in result.stderr
+
+
+@pytest.mark.parametrize("flag, threshold", [(None, "5"), ("false", "None")])
+def test_prepared_statements_are_on_unless_turned_off(flag, threshold):
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings",
+                   "DATABASE_URL": "postgres://u@db.example:5432/registry?sslmode=require"}
+    environment.pop("DATABASE_PREPARED_STATEMENTS", None)
+    if flag is not None:
+        environment["DATABASE_PREPARED_STATEMENTS"] = flag
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS'];"
+                               "print(o['prepare_threshold'], o['sslmode'])"],
+        capture_output=True, text=True, env=environment, check=True,
+    )
+    assert result.stdout.split() == [threshold, "require"]
