@@ -2,15 +2,16 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/reg_api_bench REDIS_URL=redis://127.0.0.1:6379/4 \\
     DJANGO_SECRET_KEY=bench .venv/bin/python bench/api_bench.py [--servers 10000] [--versions 5] \\
-        [--duration 30] [--connections 16] [--reuse]
+        [--duration 30] [--rounds 3] [--warmup 1] [--connections 16] [--reuse]
 
 The database named by DATABASE_URL (its name must end in "bench") is dropped, created, migrated
 and bulk-loaded with N servers x M versions, all approved; `--reuse` keeps a previous load.
-The app then runs under gunicorn (gthread, 2 workers) on 127.0.0.1 and a load-generator process
-(a small asyncio HTTP/1.1 keep-alive client) drives each scenario for `--duration` seconds:
-the first page and deep cursors of `GET /v0.1/servers?limit=100`, and `/versions/latest` lookups.
-The baseline, in the same run and under the same gunicorn settings, is `baseline_app` below: a
-bare WSGI app doing one psycopg keyset query per request and returning the same rows as JSON.
+The app and the baseline then run side by side under gunicorn (gthread, 2 workers) on 127.0.0.1, and
+a load-generator process (a small asyncio HTTP/1.1 keep-alive client) drives each scenario for
+`--duration` measured seconds per side, in `--rounds` alternating rounds each after an unmeasured
+warm-up: the first page and deep cursors of `GET /v0.1/servers?limit=100`, and `/versions/latest`
+lookups. The baseline, under the same gunicorn settings, is `baseline_app` below: a bare WSGI app
+doing one psycopg keyset query per request and returning the same rows as JSON.
 """
 
 import argparse
@@ -231,16 +232,12 @@ async def _client(port: int, paths: list[str], deadline: float, latencies: list,
         index += 1
         started = time.perf_counter()
         writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n".encode())
-        status = int((await reader.readline()).split()[1])
-        length, close = 0, False
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            key, _, value = line.decode("latin-1").partition(":")
-            if key.lower() == "content-length":
-                length = int(value)
-            elif key.lower() == "connection" and value.strip().lower() == "close":
-                close = True
-        await reader.readexactly(length)
-        latencies.append(time.perf_counter() - started)
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        status = int(head[9:12])
+        length_at = head.index(b"content-length:") + 15
+        await reader.readexactly(int(head[length_at:head.index(b"\r\n", length_at)]))
+        close = b"connection: close" in head
+        latencies.append((started, time.perf_counter() - started))
         if status != 200:
             failures.append(status)
         if close:
@@ -249,38 +246,49 @@ async def _client(port: int, paths: list[str], deadline: float, latencies: list,
     writer.close()
 
 
-def _drive(port: int, paths: list[str], duration: float, connections: int) -> dict:
+def _drive(port: int, paths: list[str], warmup: float, duration: float, connections: int) -> dict:
+    """Load for `warmup + duration` seconds; only requests started after the warm-up count."""
     latencies, failures = [], []
 
+    counted_from = time.perf_counter() + warmup
+
     async def run():
-        deadline = time.perf_counter() + duration
-        await asyncio.gather(*(_client(port, paths, deadline, latencies, failures, offset * 7)
+        await asyncio.gather(*(_client(port, paths, counted_from + duration, latencies, failures, offset * 7)
                                for offset in range(connections)))
 
     asyncio.run(run())
-    ordered = sorted(latencies)
     return {
-        "requests": len(ordered), "failures": len(failures),
-        "rps": len(ordered) / duration,
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+        "latencies_ms": [round(latency * 1000, 3) for started, latency in latencies if started >= counted_from],
+        "failures": len(failures),
     }
 
 
-def measure(port: int, paths: list[str], duration: float, connections: int) -> dict:
+def measure(port: int, paths: list[str], warmup: float, duration: float, connections: int) -> dict:
     """Run the load generator in a second process; it prints one JSON line."""
     result = subprocess.run(
-        [sys.executable, __file__, "--drive", str(port), str(duration), str(connections)],
+        [sys.executable, __file__, "--drive", str(port), str(warmup), str(duration), str(connections)],
         input=json.dumps(paths), capture_output=True, text=True, check=True,
     )
     return json.loads(result.stdout)
+
+
+def summary(rounds: list[dict], duration: float) -> dict:
+    ordered = sorted(latency for round_ in rounds for latency in round_["latencies_ms"])
+    return {
+        "requests": len(ordered), "failures": sum(round_["failures"] for round_ in rounds),
+        "rps": len(ordered) / duration,
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=10000)
     parser.add_argument("--versions", type=int, default=5)
-    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--duration", type=float, default=30.0, help="measured seconds per scenario and side")
+    parser.add_argument("--rounds", type=int, default=3, help="app and baseline alternate this many times")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each round")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--reuse", action="store_true", help="keep a previous load of the bench database")
     args = parser.parse_args()
@@ -290,19 +298,24 @@ def main() -> None:
     if plan["load_seconds"] is not None:
         print(f"loaded {args.servers} servers x {args.versions} versions in {plan['load_seconds']:.0f} s")
 
-    results = {}
     app_env = {"DJANGO_SETTINGS_MODULE": "registry_project.settings", "LOG_LEVEL": "WARNING"}
-    with gunicorn("registry_project.wsgi:application", app_env, ROOT) as port:
-        for scenario, paths in plan["app"].items():
-            results[("app", scenario)] = measure(port, paths, args.duration, args.connections)
-            print(f"app       {scenario:14} {results[('app', scenario)]}", flush=True)
-    with gunicorn("api_bench:baseline_app", {"BASELINE_DSN": url}, ROOT / "bench") as port:
-        for scenario, paths in plan["baseline"].items():
-            results[("baseline", scenario)] = measure(port, paths, args.duration, args.connections)
-            print(f"baseline  {scenario:14} {results[('baseline', scenario)]}", flush=True)
+    round_seconds = args.duration / args.rounds
+    results = {}
+    with (gunicorn("registry_project.wsgi:application", app_env, ROOT) as app_port,
+          gunicorn("api_bench:baseline_app", {"BASELINE_DSN": url}, ROOT / "bench") as baseline_port):
+        for scenario in plan["app"]:
+            rounds = {"app": [], "baseline": []}
+            for _ in range(args.rounds):  # alternating, so a change in machine load hits both sides alike
+                for side, port in (("app", app_port), ("baseline", baseline_port)):
+                    rounds[side].append(measure(port, plan[side][scenario], args.warmup, round_seconds,
+                                                args.connections))
+            for side in rounds:
+                results[(side, scenario)] = summary(rounds[side], args.duration)
+                print(f"{side:9} {scenario:14} {results[(side, scenario)]}", flush=True)
 
     print(f"\n{args.servers} servers x {args.versions} versions, {args.connections} connections, "
-          f"{args.duration:.0f} s per scenario, gunicorn gthread 2 workers x 4 threads, {os.cpu_count()} CPUs\n")
+          f"{args.duration:.0f} s per scenario and side in {args.rounds} alternating rounds, "
+          f"gunicorn gthread 2 workers x 4 threads, {os.cpu_count()} CPUs\n")
     print("| Scenario | App req/s | App p50 / p99 (ms) | Baseline req/s | Baseline p50 / p99 (ms) | App / baseline |")
     print("|---|---:|---:|---:|---:|---:|")
     for scenario in plan["app"]:
@@ -315,8 +328,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--drive":
-        _, _, port, duration, connections = sys.argv
-        print(json.dumps(_drive(int(port), json.loads(sys.stdin.read()), float(duration), int(connections))))
+    if len(sys.argv) == 6 and sys.argv[1] == "--drive":
+        _, _, port, warmup, duration, connections = sys.argv
+        print(json.dumps(_drive(int(port), json.loads(sys.stdin.read()), float(warmup), float(duration),
+                                int(connections))))
     else:
         main()
