@@ -386,6 +386,13 @@ def _policy_actor(rule: Policy) -> tuple[Actor, str]:
     return Actor(user=None, name=f"policy:{rule.name}"), f"Matched policy rule “{rule.name}”"
 
 
+class _VersionFacts(NamedTuple):
+    """What curating a sync batch needs of a version, read without building model instances."""
+
+    version: str
+    document: dict | None = None  # read only when enabled policy rules need it
+
+
 @transaction.atomic
 def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[int]) -> None:
     """Curation's side of one sync page: audit what upstream did, apply policy rules, refresh the projection.
@@ -410,9 +417,9 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     discovering = discovered_servers or any(e.kind == UpstreamEventKind.VERSION_DISCOVERED for e in events)
     rules = policies_enabled() if discovering else []
     version_ids = {event.version_id for event in events if event.version_id}
-    # Documents only for the rules to match: decoding them is a large part of a discovery page.
-    fields = ("id", "server_id", "version", "document") if rules else ("id", "server_id", "version")
-    versions = {version.pk: version for version in ServerVersion.objects.filter(pk__in=version_ids).only(*fields)}
+    # Documents only for the rules to match: decoding them is a large part of a discovery batch.
+    rows = ServerVersion.objects.filter(pk__in=version_ids).values_list("id", "version", *["document"] * bool(rules))
+    versions = {pk: _VersionFacts(version, *document) for pk, version, *document in rows}
 
     audit = []
     for event in events:

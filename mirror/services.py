@@ -1,9 +1,11 @@
 """The mirror's writes: the upstream sync and the schema cache.
 
-`sync_run_execute` pages the upstream list and commits each page in its own transaction:
-entries are upserted in bulk by (name, version), unchanged ones skipped by content hash,
-status changes and discoveries recorded as UpstreamEvents, `isLatest` recomputed locally for
-every touched name, and `mirror_changed` sent inside the same transaction.
+`sync_run_execute` pages the upstream list and commits pages in batches of about
+MIRROR_BATCH_ENTRIES entries, one transaction per batch: entries are upserted in bulk by
+(name, version), unchanged ones skipped by content hash, status changes and discoveries recorded
+as UpstreamEvents, `isLatest` recomputed locally for every touched name, and `mirror_changed`
+sent inside the same transaction. When upstream fails mid-run, the pages already received are
+committed before the run fails.
 
 Each entry lands in exactly one SyncRun counter: `created`, `status_changed` (its status moved,
 whatever else changed), `changed` (content or upstream metadata), `unchanged` or `rejected`.
@@ -15,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -59,6 +61,15 @@ class _Rejected(Exception):
         self.reason = reason
         self.name = name if isinstance(name, str) else ""
         self.version = version if isinstance(version, str) else ""
+
+
+@dataclass
+class _Batch:
+    """Parsed pages waiting to be written together: entries by (name, version), and the rejects."""
+
+    pages: int = 0
+    entries: dict[tuple[str, str], "_Entry"] = field(default_factory=dict)
+    rejections: list[_Rejected] = field(default_factory=list)
 
 
 @dataclass
@@ -226,29 +237,38 @@ class _Sync:
     def execute(self) -> None:
         try:
             with UpstreamClient(self.run.upstream_url) as upstream, _asynchronous_commit():
-                for page in upstream.server_pages(updated_since=self.run.updated_since):
-                    self._page_apply(page)
-                    if self.progress:
-                        self.progress(self.run)
+                batch = _Batch()
+                try:
+                    for page in upstream.server_pages(updated_since=self.run.updated_since):
+                        entries, rejections = _page_parse(page)
+                        # A batch holds each (name, version) once, so a repeat lands as its own write.
+                        if batch.entries.keys() & entries.keys() or (
+                            len(batch.entries) + len(entries) > settings.MIRROR_BATCH_ENTRIES and batch.pages
+                        ):
+                            batch = self._batch_commit(batch)
+                        batch.pages += 1
+                        batch.entries.update(entries)
+                        batch.rejections += rejections
+                except UpstreamError:
+                    self._batch_commit(batch)  # keep what arrived before upstream failed
+                    raise
+                self._batch_commit(batch)
         finally:
             self.http.close()
         if self.run.mode == SyncMode.FULL:
             _missing_flag(self.run)
 
-    def _page_apply(self, page: Page) -> None:
-        run = self.run
-        rejections: list[_Rejected] = []
-        entries: dict[tuple[str, str], _Entry] = {}
-        for raw in page.entries:
-            try:
-                entry = _entry_parse(raw)
-                if (entry.name, entry.version) in entries:
-                    raise _Rejected("the same name and version appear twice in one page",
-                                    name=entry.name, version=entry.version)
-                entries[(entry.name, entry.version)] = entry
-            except _Rejected as rejected:
-                rejections.append(rejected)
+    def _batch_commit(self, batch: _Batch) -> _Batch:
+        """Write the batch (nothing if it is empty); return a fresh one."""
+        if batch.pages:
+            self._batch_apply(batch)
+            if self.progress:
+                self.progress(self.run)
+        return _Batch()
 
+    def _batch_apply(self, batch: _Batch) -> None:
+        run = self.run
+        entries, rejections = batch.entries, list(batch.rejections)
         servers = {
             name: (server_id, missing_since)
             for name, server_id, missing_since in Server.objects.filter(name__in={n for n, _ in entries})
@@ -328,9 +348,9 @@ class _Sync:
                 ServerVersion.objects.filter(id__in=unchanged_ids).update(last_seen_at=now)
 
             _latest_recompute(touched)
-            UpstreamEvent.objects.bulk_create(events)
+            _events_insert(events)
 
-            run.pages += 1
+            run.pages += batch.pages
             run.created += len(new)
             run.changed += len(changed)
             run.status_changed += len(status_changed)
@@ -371,6 +391,16 @@ class _Sync:
         if existing:
             Server.objects.filter(id__in=existing).update(last_seen_at=now)
         return set(returned)
+
+
+_EVENT_COLUMNS = ("sync_run_id", "kind", "server_id", "version_id", "old_status", "new_status", "upstream_at",
+                  "status_message", "recorded_at")
+
+
+def _events_insert(events: list[UpstreamEvent]) -> None:
+    """COPY the events in (the sync is their only writer); they stay unsaved instances for the receivers."""
+    rows_copy(model=UpstreamEvent, columns=_EVENT_COLUMNS,
+              rows=[tuple(getattr(event, column) for column in _EVENT_COLUMNS) for event in events])
 
 
 _INSERT_COLUMNS = (
@@ -417,6 +447,20 @@ def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> 
         ).values_list("id", "server_id", "version")
     }
     return [(servers[e.name][0], ids[(servers[e.name][0], e.version)]) for e in entries]
+
+
+def _page_parse(page: Page) -> tuple[dict[tuple[str, str], _Entry], list[_Rejected]]:
+    entries, rejections = {}, []
+    for raw in page.entries:
+        try:
+            entry = _entry_parse(raw)
+            if (entry.name, entry.version) in entries:
+                raise _Rejected("the same name and version appear twice in one page",
+                                name=entry.name, version=entry.version)
+            entries[(entry.name, entry.version)] = entry
+        except _Rejected as rejected:
+            rejections.append(rejected)
+    return entries, rejections
 
 
 def _entry_parse(raw: object) -> _Entry:
@@ -507,10 +551,8 @@ def _missing_flag(run: SyncRun) -> None:
                 return
             now = timezone.now()
             Server.objects.filter(id__in=missing).update(missing_upstream_since=now)
-            events = UpstreamEvent.objects.bulk_create(
-                UpstreamEvent(sync_run=run, kind=UpstreamEventKind.MISSING_UPSTREAM, server_id=server_id,
-                              recorded_at=now)
-                for server_id in missing
-            )
+            events = [UpstreamEvent(sync_run=run, kind=UpstreamEventKind.MISSING_UPSTREAM, server_id=server_id,
+                                    recorded_at=now) for server_id in missing]
+            _events_insert(events)
             logger.warning("servers_missing_upstream", sync_run=run.pk, count=len(missing))
             mirror_changed.send(sender=SyncRun, sync_run=run, events=events, server_ids=set(missing))

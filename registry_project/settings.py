@@ -125,6 +125,7 @@ MIRROR_SYNC_INTERVAL = env_duration("MIRROR_SYNC_INTERVAL", timedelta(hours=1))
 MIRROR_SAFETY_MARGIN = env_duration("MIRROR_SAFETY_MARGIN", timedelta(minutes=5))
 MIRROR_PAGE_SIZE = env_int("MIRROR_PAGE_SIZE", 100, minimum=1)
 MIRROR_MAX_PAGES = env_int("MIRROR_MAX_PAGES", 5000, minimum=1)
+MIRROR_BATCH_ENTRIES = env_int("MIRROR_BATCH_ENTRIES", 1000, minimum=1)
 MIRROR_HTTP_TIMEOUT = env_int("MIRROR_HTTP_TIMEOUT", 30, minimum=1)
 MIRROR_RETRY_ATTEMPTS = env_int("MIRROR_RETRY_ATTEMPTS", 5, minimum=1)
 # The longest Retry-After the sync will honour; a larger one is cut to this.

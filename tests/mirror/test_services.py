@@ -206,10 +206,32 @@ def test_signal_carries_the_page_events_and_touched_servers(upstream, signal_cal
         (UpstreamEventKind.VERSION_DISCOVERED, one.pk, one.versions.get().pk),
         (UpstreamEventKind.VERSION_DISCOVERED, two.pk, two.versions.get().pk),
     }
-    assert all(event.pk for event in call["events"])
+    stored = set(UpstreamEvent.objects.values_list("kind", "server_id", "version_id", "sync_run_id"))
+    assert stored == {(kind, server, version, run.pk) for kind, server, version in discovered}
 
     sync_run_execute(full=True)
     assert len(signal_calls) == 1  # nothing changed: nothing to tell
+
+
+def test_pages_are_committed_in_batches_of_about_mirror_batch_entries(upstream, settings, signal_calls):
+    settings.MIRROR_PAGE_SIZE, settings.MIRROR_BATCH_ENTRIES = 2, 3
+    for n in range(7):
+        upstream.publish(f"io.github.b/s{n}", "1.0.0")
+
+    run = sync_run_execute()
+
+    # Pages of 2, 2, 2, 1: a batch takes the next page only while it stays within 3 entries (but holds at
+    # least one page), so the last two pages share a batch.
+    assert [len(call["server_ids"]) for call in signal_calls] == [2, 2, 3]
+    assert (run.pages, run.created) == (4, 7)
+    settings.MIRROR_BATCH_ENTRIES = 4
+    upstream.publish("io.github.b/s0", "2.0.0", at=django_timezone.now())
+    signal_calls.clear()
+
+    full = sync_run_execute(full=True)
+
+    assert [len(call["server_ids"]) for call in signal_calls] == [1]  # only the first batch changed anything
+    assert (full.pages, full.created, full.unchanged) == (5, 1, 7)  # four full pages, then upstream's empty one
 
 
 def test_a_failing_receiver_rolls_the_page_back_and_fails_the_run(upstream, signal_calls):
@@ -423,7 +445,8 @@ def test_a_data_reset_flags_missing_servers_and_keeps_them_until_they_reappear(u
     assert Server.objects.get(name="io.github.a/kept").missing_upstream_since is None
     missing = UpstreamEvent.objects.get(kind=UpstreamEventKind.MISSING_UPSTREAM)
     assert (missing.server, missing.sync_run) == (gone, reset)
-    assert signal_calls[-1]["events"] == [missing] and signal_calls[-1]["server_ids"] == {gone.pk}
+    sent = [(event.kind, event.server_id, event.sync_run_id) for event in signal_calls[-1]["events"]]
+    assert sent == [(missing.kind, gone.pk, reset.pk)] and signal_calls[-1]["server_ids"] == {gone.pk}
 
     sync_run_execute(full=True)  # still missing: flagged once, not again
     assert UpstreamEvent.objects.filter(kind=UpstreamEventKind.MISSING_UPSTREAM).count() == 1
@@ -454,7 +477,7 @@ def test_a_failed_full_sync_flags_nothing_missing(upstream, settings):
 # --- Query counts -------------------------------------------------------------------------------
 
 
-def test_a_page_costs_a_constant_number_of_queries(upstream, signal_calls, django_assert_max_num_queries):
+def test_a_batch_costs_a_constant_number_of_queries(upstream, signal_calls, django_assert_max_num_queries):
     for n in range(50):
         upstream.publish(f"io.github.q/s{n:02d}", "1.0.0")
         upstream.publish(f"io.github.q/s{n:02d}", "1.1.0")

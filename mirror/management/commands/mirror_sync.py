@@ -42,7 +42,7 @@ class Command(BaseCommand):
             def progress(run: SyncRun):
                 bar.set_postfix(created=run.created, changed=run.changed + run.status_changed,
                                 rejected=run.rejected, refresh=False)
-                bar.update(1)
+                bar.update(run.pages - bar.n)
 
             try:
                 run = sync_run_execute(full=full, upstream_url=upstream, progress=progress)
