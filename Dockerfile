@@ -18,5 +18,5 @@ RUN DJANGO_SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_
 
 USER registry
 EXPOSE 8000
-CMD ["gunicorn", "registry_project.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", \
-     "--worker-class", "gthread", "--access-logfile", "-"]
+CMD ["gunicorn", "registry_project.wsgi", "--config", "python:registry_project.gunicorn_conf", \
+     "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

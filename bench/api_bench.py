@@ -6,11 +6,11 @@
 
 The database named by DATABASE_URL (its name must end in "bench") is dropped, created, migrated
 and bulk-loaded with N servers x M versions, all approved; `--reuse` keeps a previous load.
-The app and the baseline then run side by side under gunicorn (gthread, 2 workers) on 127.0.0.1, and
-a load-generator process (a small asyncio HTTP/1.1 keep-alive client) drives each scenario for
-`--duration` measured seconds per side, in `--rounds` alternating rounds each after an unmeasured
-warm-up: the first page and deep cursors of `GET /v0.1/servers?limit=100`, and `/versions/latest`
-lookups. The baseline, under the same gunicorn settings, is `baseline_app` below: a bare WSGI app
+The app and the baseline then run side by side under gunicorn (registry_project/gunicorn_conf.py)
+on 127.0.0.1, and a load-generator process (a small asyncio HTTP/1.1 keep-alive client) drives each
+scenario for `--duration` measured seconds per side, in `--rounds` alternating rounds each after an
+unmeasured warm-up: the first page and deep cursors of `GET /v0.1/servers?limit=100`, and
+`/versions/latest` lookups. The baseline, under the same gunicorn settings, is `baseline_app` below: a bare WSGI app
 doing one psycopg keyset query per request and returning the same rows as JSON.
 """
 
@@ -31,7 +31,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "4",
+# Production's settings (the Procfile's), for the app and the baseline alike.
+GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:registry_project.gunicorn_conf",
             "--log-level", "warning", "--keep-alive", "30"]
 PUBLISHED_AT = datetime(2025, 10, 1, tzinfo=timezone.utc)
 PAGE = 100
@@ -201,7 +202,7 @@ def gunicorn(target: str, env: dict, chdir: Path):
     listener.set_inheritable(True)
     port = listener.getsockname()[1]
     process = subprocess.Popen([*GUNICORN, "--bind", f"fd://{listener.fileno()}", "--chdir", str(chdir), target],
-                               env={**os.environ, **env}, pass_fds=[listener.fileno()])
+                               env={**os.environ, "PYTHONPATH": str(ROOT), **env}, pass_fds=[listener.fileno()])
     listener.close()
     try:
         _wait_ready(port)
@@ -209,6 +210,13 @@ def gunicorn(target: str, env: dict, chdir: Path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _gunicorn_shape() -> str:
+    sys.path.insert(0, str(ROOT))
+    from registry_project import gunicorn_conf
+
+    return f"{gunicorn_conf.worker_class} {gunicorn_conf.workers} workers x {gunicorn_conf.threads} thread(s)"
 
 
 def _wait_ready(port: int) -> None:
@@ -315,7 +323,7 @@ def main() -> None:
 
     print(f"\n{args.servers} servers x {args.versions} versions, {args.connections} connections, "
           f"{args.duration:.0f} s per scenario and side in {args.rounds} alternating rounds, "
-          f"gunicorn gthread 2 workers x 4 threads, {os.cpu_count()} CPUs\n")
+          f"gunicorn {_gunicorn_shape()}, {os.cpu_count()} CPUs\n")
     print("| Scenario | App req/s | App p50 / p99 (ms) | Baseline req/s | Baseline p50 / p99 (ms) | App / baseline |")
     print("|---|---:|---:|---:|---:|---:|")
     for scenario in plan["app"]:
