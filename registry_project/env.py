@@ -94,6 +94,16 @@ def env_http_url(name: str, default: str) -> str:
     return raw.rstrip("/")
 
 
+def env_registry_url(name: str, default: str) -> str:
+    """A registry's base URL. Clients append `/v0.1/…` themselves, so the URL must not end in it."""
+    url = env_http_url(name, default)
+    if re.search(r"/v0(?:\.1)?$", url):
+        raise ImproperlyConfigured(
+            f"{name} must be the registry's base URL without the API version ({url.rsplit('/', 1)[0]!r}), got {url!r}"
+        )
+    return url
+
+
 def env_database(name: str) -> dict:
     raw = env_required(name, "Run through `make run` / `make test` (which start an embedded PostgreSQL), "
                              "or set it to postgres://USER:PASSWORD@HOST:PORT/NAME.")

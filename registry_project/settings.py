@@ -14,6 +14,7 @@ from registry_project.env import (
     env_int,
     env_list,
     env_redis_url,
+    env_registry_url,
     env_str,
 )
 
@@ -118,7 +119,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Mirror ---------------------------------------------------------------
-MIRROR_UPSTREAM_URL = env_http_url("MIRROR_UPSTREAM_URL", "https://registry.modelcontextprotocol.io")
+MIRROR_UPSTREAM_URL = env_registry_url("MIRROR_UPSTREAM_URL", "https://registry.modelcontextprotocol.io")
 MIRROR_SYNC_INTERVAL = env_duration("MIRROR_SYNC_INTERVAL", timedelta(hours=1))
 # updated_since is strict `>` upstream and its list is ordered by name, not time:
 # start from the last good run's start minus this margin.
@@ -150,7 +151,7 @@ REGISTRY_VERSION = env_str("REGISTRY_VERSION", "dev")
 REGISTRY_GIT_COMMIT = env_str("REGISTRY_GIT_COMMIT", "unknown")
 REGISTRY_BUILD_TIME = env_str("REGISTRY_BUILD_TIME", "unknown")
 # The base URL clients are told to use (catalog "How to connect"); by default built from each request.
-REGISTRY_PUBLIC_URL = env_http_url("REGISTRY_PUBLIC_URL", "http://unset") if env_str("REGISTRY_PUBLIC_URL") else None
+REGISTRY_PUBLIC_URL = env_registry_url("REGISTRY_PUBLIC_URL", "") if env_str("REGISTRY_PUBLIC_URL") else None
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

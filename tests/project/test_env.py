@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from registry_project.env import env_bool, env_choice, env_database, env_duration, env_http_url, env_int, env_str
+from registry_project.env import (
+    env_bool, env_choice, env_database, env_duration, env_http_url, env_int, env_registry_url, env_str,
+)
 
 
 @pytest.mark.parametrize("raw, expected", [("3600", 3600), ("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172800)])
@@ -24,6 +26,8 @@ def test_duration_accepts_seconds_and_units(monkeypatch, raw, expected):
         (lambda n: env_int(n, 1, minimum=1), "MIRROR_PAGE_SIZE", "ten"),
         (lambda n: env_int(n, 1, minimum=1), "MIRROR_PAGE_SIZE", "0"),
         (lambda n: env_http_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "ftp://upstream"),
+        (lambda n: env_registry_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "https://registry.example/v0.1"),
+        (lambda n: env_registry_url(n, "https://x"), "REGISTRY_PUBLIC_URL", "https://mcp.example.com/v0/"),
         (lambda n: env_choice(n, "all", ("all", "reviewed")), "REGISTRY_DEFAULT_VERSION_POLICY", "some"),
         (env_database, "DATABASE_URL", "sqlite:///db.sqlite3"),
     ],
@@ -32,6 +36,11 @@ def test_malformed_values_fail_naming_the_variable(monkeypatch, reader, name, ra
     monkeypatch.setenv(name, raw)
     with pytest.raises(ImproperlyConfigured, match=name):
         reader(name)
+
+
+def test_a_registry_url_may_have_a_path_of_its_own(monkeypatch):
+    monkeypatch.setenv("REGISTRY_PUBLIC_URL", "https://intranet.example/mcp-registry/")
+    assert env_registry_url("REGISTRY_PUBLIC_URL", "") == "https://intranet.example/mcp-registry"
 
 
 def test_file_variant_reads_a_secret(monkeypatch, tmp_path):
