@@ -170,7 +170,7 @@ def sync_run_execute(
             updated_since=last_good.started_at - settings.MIRROR_SAFETY_MARGIN if incremental else None,
         )
         log = logger.bind(sync_run=run.pk, mode=run.mode, upstream=upstream_url)
-        log.info("sync_started", updated_since=run.updated_since)
+        log.info("sync_started", updated_since=run.updated_since.isoformat() if run.updated_since else None)
         try:
             _Sync(run, progress=progress).execute()
         except (UpstreamError, SchemaUnavailable) as exc:

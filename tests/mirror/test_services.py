@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from django.utils import timezone as django_timezone
+from structlog.testing import capture_logs
 
 from mirror import selectors, services
 from mirror.choices import SyncMode, SyncOutcome, UpstreamEventKind, UpstreamStatus
@@ -48,10 +49,13 @@ def test_later_sync_is_incremental_from_last_success_minus_margin(upstream, sett
     first = sync_run_execute()
     upstream.publish("io.github.a/one", "1.1.0", at=django_timezone.now())
 
-    second = sync_run_execute()
+    with capture_logs() as logs:
+        second = sync_run_execute()
 
     expected_since = first.started_at - timedelta(minutes=7)
     assert second.mode == SyncMode.INCREMENTAL and second.updated_since == expected_since
+    started = next(log for log in logs if log["event"] == "sync_started")
+    assert started["updated_since"] == expected_since.isoformat()  # readable in the log, not a repr
     assert upstream.params[-1] == {
         "limit": "100", "include_deleted": "true", "updated_since": format_timestamp(expected_since),
     }
