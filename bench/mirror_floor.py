@@ -1,0 +1,93 @@
+"""The floor under a full sync (not a test). See bench/README.md, "Mirror benchmark".
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/reg_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
+    DJANGO_SECRET_KEY=bench .venv/bin/python bench/mirror_floor.py [--servers 10000] [--versions 5]
+
+Times only what any sync of mirror_bench.py's data must do, streamed page by page as the sync does:
+`json.loads` of each pre-rendered page, the sync's own entry checks and canonical `server.json`
+text with its hash (`_entry_parse`), the schema check, and a COPY of the version rows (text and
+JSONB) in transactions of MIRROR_BATCH_ENTRIES, into a scratch copy of the version table. No HTTP,
+no events, no `isLatest`, no curation. The database is reset as mirror_bench.py resets it.
+"""
+
+import argparse
+import json
+import time
+from collections import Counter
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import mirror_bench
+
+COPY_COLUMNS = ("server_id", "version", "server_json", "document", "content_hash", "status", "status_changed_at",
+                "status_message", "published_at", "upstream_updated_at", "is_latest", "first_seen_at",
+                "last_seen_at", "changed_at")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--servers", type=int, default=10_000)
+    parser.add_argument("--versions", type=int, default=5)
+    args = parser.parse_args()
+    mirror_bench._database_reset()
+    mirror_bench._run_child("prepare")
+    mirror_bench._django()
+    from django.conf import settings
+    from django.db import connection
+
+    from mirror.services import _entry_parse
+    from mirror.validation import ServerJsonValidator
+    from tests.integration.upstream_double import SCHEMA_2025_12_11, generated_registry, prerender
+
+    pages = list(prerender(generated_registry(args.servers, args.versions, at=mirror_bench.PUBLISHED_AT),
+                           limit=100).values())
+    schema = mirror_bench.SCHEMA_FILE.read_text()
+    validator = ServerJsonValidator(default_url=SCHEMA_2025_12_11, load_schema=lambda url: schema)
+    seconds = Counter()
+
+    @contextmanager
+    def timed(step: str):
+        started = time.perf_counter()
+        yield
+        seconds[step] += time.perf_counter() - started
+
+    now = datetime.now(timezone.utc)
+    server_ids: dict[str, int] = {}
+    batch, rejected = [], 0
+
+    def store() -> None:
+        with timed("COPY of the version rows"), connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY floor_versions ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+                for entry in batch:
+                    copy.write_row((
+                        server_ids.setdefault(entry.name, len(server_ids) + 1), entry.version, entry.server_json,
+                        entry.server_json, entry.content_hash, entry.status, entry.status_changed_at,
+                        entry.status_message, entry.published_at, entry.updated_at, False, now, now, now,
+                    ))
+            connection.commit()
+        batch.clear()
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE floor_versions (LIKE mirror_serverversion INCLUDING ALL)")
+    connection.set_autocommit(False)
+    for body in pages:
+        with timed("json.loads of the pages"):
+            page = json.loads(body)
+        with timed("entry checks, server.json text, SHA-256"):
+            entries = [_entry_parse(raw) for raw in page["servers"]]
+        with timed("schema check"):
+            rejected += sum(1 for entry in entries if validator.problem(entry.server))
+        batch += entries
+        if len(batch) >= settings.MIRROR_BATCH_ENTRIES:
+            store()
+    store()
+    connection.set_autocommit(True)
+
+    print(f"{args.servers} servers x {args.versions} versions, {len(pages)} pages, {rejected} rejected")
+    for step, value in seconds.items():
+        print(f"{step:42} {value:6.2f} s")
+    print(f"{'total':42} {sum(seconds.values()):6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
