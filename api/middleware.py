@@ -12,6 +12,7 @@ log still records every request.
 
 import hashlib
 import re
+from http import HTTPStatus
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -54,14 +55,16 @@ class RegistryApiMiddleware:
             request.resolver_match = resolve(request.path_info)
         except Resolver404:
             return problem_response(404, ENDPOINT_NOT_FOUND)  # never Django's HTML page
-        if issubclass(getattr(request.resolver_match.func, "view_class", object), RegistryApi):
-            response = self.serve_api(request)
-        else:  # e.g. a catalog page whose server name holds a `v0` segment: the full stack serves it
-            response = self.get_response(request)
+        registry_api = issubclass(getattr(request.resolver_match.func, "view_class", object), RegistryApi)
+        # Anything else (e.g. a catalog page whose server name holds a `v0` segment) gets the full stack.
+        response = self.serve_api(request) if registry_api else self.get_response(request)
         if response.status_code == 200 and not response.streaming:
             return self._conditional(request, response)
-        if response.status_code >= 500 and response.get("Content-Type", "") != PROBLEM_CONTENT_TYPE:
-            return problem_response(response.status_code, "Internal server error")
+        # Django's own error pages (a crash; a disallowed Host on the API) become problems too.
+        failed = response.status_code >= 500 or (registry_api and response.status_code >= 400)
+        if failed and response.get("Content-Type", "") != PROBLEM_CONTENT_TYPE:
+            detail = "Internal server error" if response.status_code >= 500 else HTTPStatus(response.status_code).phrase
+            return problem_response(response.status_code, detail)
         return response
 
     @staticmethod
@@ -84,5 +87,6 @@ class RegistryApiMiddleware:
 
 
 def _call_view(request):
+    request.get_host()  # validated against ALLOWED_HOSTS, as CommonMiddleware does for the rest of the site
     match = request.resolver_match
     return match.func(request, *match.args, **match.kwargs)

@@ -417,6 +417,12 @@ def test_api_requests_skip_the_browser_middleware_but_keep_security_headers(clie
     assert not response.cookies
 
 
+def test_a_host_outside_allowed_hosts_is_a_400_problem(client, catalog):
+    response = client.get("/v0.1/servers", HTTP_HOST="attacker.example")
+    assert_problem(response, 400, "Bad Request")
+    assert_cors(response)
+
+
 def test_a_catalog_page_whose_name_has_a_v0_segment_goes_through_the_full_stack(client):
     make_server("io.github.acme/v0")
     response = client.get("/servers/io.github.acme/v0/")
