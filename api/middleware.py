@@ -4,10 +4,10 @@ CORS on everything (errors and redirects included), 204 preflights, 400 for NUL 
 instead of Django's HTML 404/500 pages, and a strong ETag with `If-None-Match` → 304 on every 200.
 
 The middleware also serves the registry API itself, the way WhiteNoise serves static files: an API
-request goes through `SecurityMiddleware` and then straight to its view, skipping sessions, CSRF,
-auth, messages and django-structlog's request logging, which the anonymous, read-only API never
-uses and which cost more than the view itself (bench/README.md, "API benchmark"). Gunicorn's access
-log still records every request.
+request goes through `SecurityMiddleware` and the `ALLOWED_HOSTS` check, then straight to its view,
+skipping sessions, CSRF, auth, messages and django-structlog's request logging, which the anonymous,
+read-only API never uses and which cost more than the view itself (bench/README.md, "API
+benchmark"). Gunicorn's access log still records every request.
 """
 
 import hashlib
