@@ -11,21 +11,7 @@ from django.utils import timezone
 from curation.choices import AuditAction, AuditSource, CurationState
 from curation.models import AuditEvent, ServerCuration, VersionCuration
 from mirror.models import Server, ServerVersion
-from tests.curation.admin_support import (  # noqa: F401 (fixtures)
-    quiet_refusals,
-    auditor,
-    auditor_client,
-    curator,
-    curator_client,
-    decide,
-    make_server,
-    make_user,
-    logged_in,
-    staff,
-    staff_client,
-    superuser,
-    superuser_client,
-)
+from tests.curation.admin.support import decide, logged_in, make_server, make_user
 from tests.factories import ServerVersionFactory
 
 pytestmark = pytest.mark.django_db

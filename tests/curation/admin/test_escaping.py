@@ -4,15 +4,7 @@ import pytest
 from django.urls import reverse
 
 from curation.models import AuditEvent
-from tests.curation.admin_support import (  # noqa: F401 (fixtures)
-    quiet_refusals,
-    curator,
-    curator_client,
-    decide,
-    make_server,
-    superuser,
-    superuser_client,
-)
+from tests.curation.admin.support import decide, make_server
 
 pytestmark = pytest.mark.django_db
 

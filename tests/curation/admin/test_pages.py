@@ -11,17 +11,7 @@ from curation.choices import AuditAction, AuditSource
 from curation.models import AuditEvent, ServerCuration, VersionCuration
 from mirror.choices import SyncMode, SyncOutcome
 from mirror.models import Server, ServerVersion, SyncRun
-from tests.curation.admin_support import (  # noqa: F401 (fixtures)
-    quiet_refusals,
-    auditor,
-    auditor_client,
-    curator,
-    curator_client,
-    decide,
-    make_server,
-    staff,
-    staff_client,
-)
+from tests.curation.admin.support import decide, make_server
 
 pytestmark = pytest.mark.django_db
 

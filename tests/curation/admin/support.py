@@ -1,12 +1,9 @@
-"""Users, logged-in clients and mirrored servers for the admin tests.
+"""Users, logged-in clients and mirrored servers for the admin tests (their fixtures are in conftest.py).
 
 Roles come from the groups the curation data migration creates; curation state is set
 through curation's own services, exactly as the admin does.
 """
 
-import logging
-
-import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
@@ -55,54 +52,3 @@ def decide(server, state, *, reason="set up by the test", version=None):
     service = {"approved": services.server_approve, "blocked": services.server_block,
                "pending": services.server_reset}[state]
     return service(server=server, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def quiet_refusals():
-    """Django logs each 403/404 as a warning with its traceback, which the dev console renderer
-    pretty-prints at ~0.4 s apiece; these tests provoke dozens on purpose."""
-    logger = logging.getLogger("django.request")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
-
-
-@pytest.fixture
-def curator(db):
-    return make_user("carol", group=CURATORS)
-
-
-@pytest.fixture
-def auditor(db):
-    return make_user("audrey", group=AUDITORS)
-
-
-@pytest.fixture
-def staff(db):
-    return make_user("stan")
-
-
-@pytest.fixture
-def superuser(db):
-    return make_user("root", is_superuser=True)
-
-
-@pytest.fixture
-def curator_client(curator):
-    return logged_in(curator)
-
-
-@pytest.fixture
-def auditor_client(auditor):
-    return logged_in(auditor)
-
-
-@pytest.fixture
-def staff_client(staff):
-    return logged_in(staff)
-
-
-@pytest.fixture
-def superuser_client(superuser):
-    return logged_in(superuser)

@@ -10,19 +10,7 @@ from django.urls import reverse
 
 from curation.choices import AuditAction, AuditSource
 from curation.models import AuditEvent, Policy
-from tests.curation.admin_support import (  # noqa: F401 (fixtures)
-    quiet_refusals,
-    auditor,
-    auditor_client,
-    curator,
-    curator_client,
-    decide,
-    make_server,
-    staff,
-    staff_client,
-    superuser,
-    superuser_client,
-)
+from tests.curation.admin.support import decide, logged_in, make_server
 
 pytestmark = pytest.mark.django_db
 
@@ -153,8 +141,6 @@ def test_export_action_on_selected_events(auditor_client, events):
 
 def test_export_needs_the_export_permission(staff, events):
     from django.contrib.auth.models import Permission
-
-    from tests.curation.admin_support import logged_in
 
     staff.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
     viewer = logged_in(staff)
