@@ -71,20 +71,10 @@ def curation_counts() -> dict[str, int]:
 def audit_events(*, since: datetime | None = None, until: datetime | None = None, server_name: str = "",
                  action: str = "", actor_name: str = "", source: str = "") -> QuerySet[AuditEvent]:
     """Audit events in time order (oldest first, as an export reads them), filtered by what is given."""
-    events = AuditEvent.objects.order_by("at", "id")
-    if since:
-        events = events.filter(at__gte=since)
-    if until:
-        events = events.filter(at__lt=until)
-    if server_name:
-        events = events.filter(server_name=server_name)
-    if action:
-        events = events.filter(action=action)
-    if actor_name:
-        events = events.filter(actor_name=actor_name)
-    if source:
-        events = events.filter(source=source)
-    return events
+    lookups = {"at__gte": since, "at__lt": until, "server_name": server_name, "action": action,
+               "actor_name": actor_name, "source": source}
+    given = {lookup: value for lookup, value in lookups.items() if value}
+    return AuditEvent.objects.filter(**given).order_by("at", "id")
 
 
 def recent_audit_events(limit: int = 10) -> list[AuditEvent]:
