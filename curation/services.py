@@ -418,8 +418,9 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     rules = policies_enabled() if discovering else []
     version_ids = {event.version_id for event in events if event.version_id}
     # Documents only for the rules to match: decoding them is a large part of a discovery batch.
-    rows = ServerVersion.objects.filter(pk__in=version_ids).values_list("id", "version", *["document"] * bool(rules))
-    versions = {pk: _VersionFacts(version, *document) for pk, version, *document in rows}
+    fields = ("id", "version", "document") if rules else ("id", "version")
+    versions = {pk: _VersionFacts(*facts)
+                for pk, *facts in ServerVersion.objects.filter(pk__in=version_ids).values_list(*fields)}
 
     audit = []
     for event in events:
