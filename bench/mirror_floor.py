@@ -5,9 +5,9 @@
 
 Times only what any sync of mirror_bench.py's data must do, streamed page by page as the sync does:
 `json.loads` of each pre-rendered page, the sync's own entry checks and canonical `server.json`
-text with its hash (`_entry_parse`), the schema check, and a COPY of the version rows (text and
-JSONB) in transactions of MIRROR_BATCH_ENTRIES, into a scratch copy of the version table. No HTTP,
-no events, no `isLatest`, no curation. The database is reset as mirror_bench.py resets it.
+text with its hash (`_entry_parse`), the schema check, and storing the servers and version rows
+(text and JSONB) with the sync's own writes, in transactions of MIRROR_BATCH_ENTRIES. No HTTP, no
+events, no `isLatest`, no curation. The database is reset as mirror_bench.py resets it.
 """
 
 import argparse
@@ -15,13 +15,8 @@ import json
 import time
 from collections import Counter
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 import mirror_bench
-
-COPY_COLUMNS = ("server_id", "version", "server_json", "document", "content_hash", "status", "status_changed_at",
-                "status_message", "published_at", "upstream_updated_at", "is_latest", "first_seen_at",
-                "last_seen_at", "changed_at")
 
 
 def main() -> None:
@@ -33,9 +28,11 @@ def main() -> None:
     mirror_bench._run_child("prepare")
     mirror_bench._django()
     from django.conf import settings
-    from django.db import connection
+    from django.db import transaction
+    from django.utils import timezone
 
-    from mirror.services import _entry_parse
+    from mirror.models import Server
+    from mirror.services import _asynchronous_commit, _entry_parse, _versions_insert
     from mirror.validation import ServerJsonValidator
     from tests.integration.upstream_double import SCHEMA_2025_12_11, generated_registry, prerender
 
@@ -51,37 +48,31 @@ def main() -> None:
         yield
         seconds[step] += time.perf_counter() - started
 
-    now = datetime.now(timezone.utc)
-    server_ids: dict[str, int] = {}
+    servers: dict[str, tuple[int, None]] = {}
     batch, rejected = [], 0
 
     def store() -> None:
-        with timed("COPY of the version rows"), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY floor_versions ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-                for entry in batch:
-                    copy.write_row((
-                        server_ids.setdefault(entry.name, len(server_ids) + 1), entry.version, entry.server_json,
-                        entry.server_json, entry.content_hash, entry.status, entry.status_changed_at,
-                        entry.status_message, entry.published_at, entry.updated_at, False, now, now, now,
-                    ))
-            connection.commit()
+        with timed("storing servers and version rows"), transaction.atomic():
+            now = timezone.now()
+            names = sorted({entry.name for entry in batch} - servers.keys())
+            for server in Server.objects.bulk_create(Server(name=name, first_seen_at=now, last_seen_at=now)
+                                                     for name in names):
+                servers[server.name] = (server.id, None)
+            _versions_insert(batch, servers=servers, now=now)
         batch.clear()
 
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE floor_versions (LIKE mirror_serverversion INCLUDING ALL)")
-    connection.set_autocommit(False)
-    for body in pages:
-        with timed("json.loads of the pages"):
-            page = json.loads(body)
-        with timed("entry checks, server.json text, SHA-256"):
-            entries = [_entry_parse(raw) for raw in page["servers"]]
-        with timed("schema check"):
-            rejected += sum(1 for entry in entries if validator.problem(entry.server))
-        batch += entries
-        if len(batch) >= settings.MIRROR_BATCH_ENTRIES:
-            store()
-    store()
-    connection.set_autocommit(True)
+    with _asynchronous_commit():
+        for body in pages:
+            with timed("json.loads of the pages"):
+                page = json.loads(body)
+            with timed("entry checks, server.json text, SHA-256"):
+                entries = [_entry_parse(raw) for raw in page["servers"]]
+            with timed("schema check"):
+                rejected += sum(1 for entry in entries if validator.problem(entry.server))
+            batch += entries
+            if len(batch) >= settings.MIRROR_BATCH_ENTRIES:
+                store()
+        store()
 
     print(f"{args.servers} servers x {args.versions} versions, {len(pages)} pages, {rejected} rejected")
     for step, value in seconds.items():
