@@ -491,7 +491,11 @@ def _entry_parse(raw: object) -> _Entry:
         except ValueError:
             raise _Rejected(f"official {field} is missing or not an RFC 3339 timestamp",
                             name=name, version=version) from None
-    server_json = server_json_dump(server)
+    try:
+        server_json = server_json_dump(server)
+    except ValueError:
+        raise _Rejected("`server` contains NaN or an infinite number, which JSON cannot carry",
+                        name=name, version=version) from None
     if "\\u0000" in server_json and _JSON_NUL.search(server_json):
         raise _Rejected("`server` contains a NUL character, which cannot be stored", name=name, version=version)
     try:
@@ -505,9 +509,15 @@ def _entry_parse(raw: object) -> _Entry:
     )
 
 
+# Built once: json.dumps with non-default options builds an encoder per call. NaN and ±Infinity
+# (which json.loads accepts, e.g. 1e400) raise ValueError: they are not JSON and PostgreSQL refuses them.
+_SERVER_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                                        check_circular=False)
+
+
 def server_json_dump(server: dict) -> str:
     """The stored text of an upstream `server` object: compact, key order kept; the API serves it verbatim."""
-    return json.dumps(server, ensure_ascii=False, separators=(",", ":"))
+    return _SERVER_JSON_ENCODER.encode(server)
 
 
 def _differs(entry: _Entry, stored: _Stored) -> bool:

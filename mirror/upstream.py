@@ -144,7 +144,7 @@ def _get_once(client: httpx.Client, url: str, *, params: dict | None, what: str)
         )
     try:
         return json.loads(response.content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's stack allows
         raise _RetryableResponse(f"body is not valid JSON ({exc})") from exc
 
 

@@ -281,6 +281,8 @@ INVALID = {
     "bad-time": (entry("io.github.bad/time", meta=official(updatedAt="yesterday")), "updatedAt"),
     "nul": (entry("io.github.bad/nul", description="a\u0000b"), "NUL"),
     "surrogate": (entry("io.github.bad/surrogate", description="a\ud800b"), "surrogate"),
+    "nan": (entry("io.github.bad/nan", _meta={"score": float("nan")}), "NaN"),
+    "infinity": (entry("io.github.bad/infinity", _meta={"score": float("inf")}), "infinite"),
     "not-object": ("just a string", "not a JSON object"),
     "no-server": ({"_meta": official()}, "no `server` object"),
     "foreign-schema": (entry("io.github.bad/schema", **{"$schema": "https://evil.example/schema.json"}),
@@ -290,7 +292,7 @@ INVALID = {
 
 def test_invalid_entries_are_rejected_with_reasons_and_the_run_succeeds(upstream):
     good = entry("io.github.good/one")
-    body = {"servers": [good] + [raw for raw, _ in INVALID.values()], "metadata": {"count": 13}}
+    body = {"servers": [good] + [raw for raw, _ in INVALID.values()], "metadata": {"count": len(INVALID) + 1}}
     upstream.faults.append(httpx.Response(200, content=json.dumps(body).encode(),
                                           headers={"Content-Type": "application/json"}))
 
@@ -336,6 +338,7 @@ TRANSIENT = {
     "connect": httpx.ConnectError("refused"),
     "undecodable": httpx.DecodingError("invalid gzip stream"),
     "truncated": httpx.Response(200, content=b'{"servers": [{"server": {"na'),
+    "nested-too-deep": httpx.Response(200, content=b'{"servers": ' + b"[" * 100_000),
     "servers-not-list": httpx.Response(200, json={"servers": {}, "metadata": {}}),
     "metadata-not-object": httpx.Response(200, json={"servers": [], "metadata": []}),
     "not-an-object": httpx.Response(200, json=[1, 2]),

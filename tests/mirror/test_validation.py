@@ -41,6 +41,21 @@ def test_uri_format_is_checked(schema_text):
     assert compiled.reason(document) == "repository/url: 'github.com/a/b' is not a 'uri'"
 
 
+@pytest.mark.parametrize("url", [
+    "https://github.com/a/b", "github.com/a/b", "mailto:a@b.c", "urn:isbn:123", "file:///tmp/x", "HTTP://X.COM",
+    "http://[::1]:80/", "https://ex.com/a?b=c#d", "a:", "", "://x", "1http://x", "https://a b.com",
+    "https://ex.com/ü", "https://ex.com/%zz", "http://ex.com/<>", "http://[fe80::1%25eth0]/",
+])
+def test_both_validators_read_uri_format_alike(schema_text, url):
+    """The decider (jsonschema-rs's RFC 3986 check) and the explainer (jsonschema's) agree on edge cases."""
+    compiled = schema_compile(SCHEMA_2025_12_11, schema_text)
+    document = {"name": "io.github.a/b", "description": "d", "version": "1.0.0",
+                "repository": {"url": url, "source": "github"}}
+    explainer = Draft7Validator(json.loads(schema_text), format_checker=FormatChecker())
+
+    assert compiled.is_valid(document) == explainer.is_valid(document)
+
+
 def test_refs_never_leave_the_schema_document():
     schema = {"$schema": "http://json-schema.org/draft-07/schema#", "$id": "https://static.example/s.json",
               "$ref": "https://elsewhere.example/other.json#/definitions/X"}
