@@ -92,7 +92,7 @@ def _server_curations_lock(server_ids: Iterable[int], *, fresh: Collection[int] 
     ids = sorted(set(server_ids))
     if not ids:
         return {}
-    existing = set(ServerCuration.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    existing = set(ServerCuration.objects.filter(pk__any=ids).values_list("pk", flat=True))
     missing = [pk for pk in ids if pk not in existing]
     policy = settings.REGISTRY_DEFAULT_VERSION_POLICY
     rows_copy(model=ServerCuration, columns=("server_id", "version_policy", *PENDING_COLUMNS),
@@ -102,7 +102,7 @@ def _server_curations_lock(server_ids: Iterable[int], *, fresh: Collection[int] 
         batch_size=BATCH_SIZE, ignore_conflicts=True,
     )
     locked = (ServerCuration.objects.select_for_update(of=("self",)).select_related("server")
-              .filter(pk__in=ids).order_by("pk"))
+              .filter(pk__any=ids).order_by("pk"))
     return {curation.pk: curation for curation in locked}
 
 
@@ -111,12 +111,12 @@ def _version_curations_ensure(*, server_ids=(), version_ids=(), fresh: Collectio
 
     `fresh`: versions created in this transaction (COPYed in, as in `_server_curations_lock`).
     """
-    versions = ServerVersion.objects.filter(server_id__in=server_ids) if server_ids else \
-        ServerVersion.objects.filter(pk__in=version_ids)
+    versions = ServerVersion.objects.filter(server_id__any=server_ids) if server_ids else \
+        ServerVersion.objects.filter(pk__any=version_ids)
     candidates = list(versions.values_list("pk", flat=True))
     # Lookups by key rather than an anti-join, which stale statistics plan as a scan of every curation;
     # fresh versions cannot have one yet.
-    present = set(VersionCuration.objects.filter(pk__in=[pk for pk in candidates if pk not in fresh])
+    present = set(VersionCuration.objects.filter(pk__any=[pk for pk in candidates if pk not in fresh])
                   .values_list("pk", flat=True))
     missing = [pk for pk in candidates if pk not in present]
     rows_copy(model=VersionCuration, columns=("version_id", *PENDING_COLUMNS),
@@ -131,7 +131,7 @@ def _version_curations_lock(version_ids: Iterable[int]) -> dict[int, VersionCura
     ids = sorted(set(version_ids))
     _version_curations_ensure(version_ids=ids)
     locked = (VersionCuration.objects.select_for_update(of=("self",)).select_related("version__server")
-              .filter(pk__in=ids).order_by("pk"))
+              .filter(pk__any=ids).order_by("pk"))
     return {curation.pk: curation for curation in locked}
 
 
@@ -150,7 +150,7 @@ def _pending_versions_approve(decisions: dict[int, tuple[Actor, str]], *, source
     _version_curations_ensure(server_ids=list(decisions))
     pending = list(
         VersionCuration.objects.select_for_update(of=("self",)).select_related("version__server")
-        .filter(version__server_id__in=list(decisions), state=CurationState.PENDING).order_by("pk")
+        .filter(version__server_id__any=list(decisions), state=CurationState.PENDING).order_by("pk")
     )
     events, groups = [], defaultdict(list)
     for curation in pending:
@@ -163,7 +163,7 @@ def _pending_versions_approve(decisions: dict[int, tuple[Actor, str]], *, source
         ))
     # One UPDATE per distinct decision (one for a curator's bulk action, at most one per rule in a sync page).
     for (actor, reason), pks in groups.items():
-        VersionCuration.objects.filter(pk__in=pks).update(
+        VersionCuration.objects.filter(pk__any=pks).update(
             state=CurationState.APPROVED, reason=reason or "", decided_by=actor.user, decided_by_name=actor.name,
             decided_at=at,
         )
@@ -216,7 +216,7 @@ def servers_decide_bulk(*, servers, state, reason: str, actor=None, actor_name=N
             reason=reason,
         ))
     changed_ids = [curation.pk for curation in changing]
-    ServerCuration.objects.filter(pk__in=changed_ids).update(
+    ServerCuration.objects.filter(pk__any=changed_ids).update(
         state=state, reason=reason or "", decided_by=acting.user, decided_by_name=acting.name, decided_at=now,
     )
     if state == CurationState.APPROVED:
@@ -420,7 +420,7 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     # Documents only for the rules to match: decoding them is a large part of a discovery batch.
     fields = ("id", "version", "document") if rules else ("id", "version")
     versions = {pk: _VersionFacts(*facts)
-                for pk, *facts in ServerVersion.objects.filter(pk__in=version_ids).values_list(*fields)}
+                for pk, *facts in ServerVersion.objects.filter(pk__any=version_ids).values_list(*fields)}
 
     audit = []
     for event in events:
@@ -460,7 +460,7 @@ def _servers_policy_apply(discovered: dict[int, UpstreamEvent], curations, versi
                  for server_id, event in discovered.items() if event.version_id in versions}
     undocumented = set(discovered) - set(documents)
     if undocumented:
-        for version in ServerVersion.objects.filter(server_id__in=undocumented).only("server_id", "document"):
+        for version in ServerVersion.objects.filter(server_id__any=undocumented).only("server_id", "document"):
             documents.setdefault(version.server_id, version.document)
     audit, decided, approve_versions = [], [], {}
     for server_id in discovered:
@@ -569,16 +569,16 @@ def listing_refresh(*, server_ids: Iterable[int]) -> int:
     now = timezone.now()
     # One table per query, each by primary or foreign key: while a first sync fills the tables faster
     # than autovacuum analyses them, joins get planned as hash joins over whole tables.
-    sources = list(map(_ListingSource._make, ServerVersion.objects.filter(server_id__in=ids)
+    sources = list(map(_ListingSource._make, ServerVersion.objects.filter(server_id__any=ids)
                        .values_list(*_ListingSource._fields)))
     version_ids = [source.id for source in sources]
-    names = dict(Server.objects.filter(id__in=ids).values_list("id", "name"))
-    server_decisions = {row[0]: _ServerDecision(*row[1:]) for row in ServerCuration.objects.filter(pk__in=ids)
+    names = dict(Server.objects.filter(id__any=ids).values_list("id", "name"))
+    server_decisions = {row[0]: _ServerDecision(*row[1:]) for row in ServerCuration.objects.filter(pk__any=ids)
                         .values_list("pk", *_ServerDecision._fields)}
     version_decisions = {row[0]: _VersionDecision(*row[1:]) for row in VersionCuration.objects
-                         .filter(pk__in=version_ids).values_list("pk", *_VersionDecision._fields)}
-    served_ids = set(served_versions().filter(server_id__in=ids).values_list("id", flat=True))
-    existing = {listing.version_id: listing for listing in Listing.objects.filter(pk__in=version_ids)}
+                         .filter(pk__any=version_ids).values_list("pk", *_VersionDecision._fields)}
+    served_ids = set(served_versions().filter(server_id__any=ids).values_list("id", flat=True))
+    existing = {listing.version_id: listing for listing in Listing.objects.filter(pk__any=version_ids)}
 
     served_by_server = defaultdict(list)
     for source in sources:

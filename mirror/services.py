@@ -271,14 +271,14 @@ class _Sync:
         entries, rejections = batch.entries, list(batch.rejections)
         servers = {
             name: (server_id, missing_since)
-            for name, server_id, missing_since in Server.objects.filter(name__in={n for n, _ in entries})
+            for name, server_id, missing_since in Server.objects.filter(name__any={n for n, _ in entries})
             .values_list("name", "id", "missing_upstream_since")
         }
         stored = {
             (row.server_id, row.version): row
             for row in map(_Stored._make, ServerVersion.objects.filter(
-                server_id__in=[server_id for server_id, _ in servers.values()],
-                version__in={v for _, v in entries},
+                server_id__any=[server_id for server_id, _ in servers.values()],
+                version__any={v for _, v in entries},
             ).values_list(*_Stored._fields))
         }
 
@@ -345,7 +345,7 @@ class _Sync:
                     metadata_moved, [f for f in VERSION_UPDATE_FIELDS if f != "changed_at"]
                 )
             if unchanged_ids:
-                ServerVersion.objects.filter(id__in=unchanged_ids).update(last_seen_at=now)
+                ServerVersion.objects.filter(id__any=unchanged_ids).update(last_seen_at=now)
 
             _latest_recompute(touched)
             _events_insert(events)
@@ -383,13 +383,13 @@ class _Sync:
         returned = [server_id for name, (server_id, missing_since) in servers.items()
                     if name in names and missing_since is not None]
         if returned:
-            Server.objects.filter(id__in=returned).update(missing_upstream_since=None)
+            Server.objects.filter(id__any=returned).update(missing_upstream_since=None)
             events.extend(UpstreamEvent(sync_run=run, kind=UpstreamEventKind.REAPPEARED_UPSTREAM,
                                         server_id=server_id, recorded_at=now) for server_id in returned)
         created_names = {server.name for server in created}
         existing = [servers[name][0] for name in names - created_names]
         if existing:
-            Server.objects.filter(id__in=existing).update(last_seen_at=now)
+            Server.objects.filter(id__any=existing).update(last_seen_at=now)
         return set(returned)
 
 
@@ -443,7 +443,7 @@ def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> 
     ids = {
         (server_id, version): version_id
         for version_id, server_id, version in ServerVersion.objects.filter(
-            server_id__in={servers[entry.name][0] for entry in entries}, version__in={entry.version for entry in entries}
+            server_id__any={servers[entry.name][0] for entry in entries}, version__any={entry.version for entry in entries}
         ).values_list("id", "server_id", "version")
     }
     return [(servers[e.name][0], ids[(servers[e.name][0], e.version)]) for e in entries]
@@ -535,16 +535,16 @@ def _latest_recompute(server_ids: set[int]) -> None:
     if not server_ids:
         return
     by_server = defaultdict(list)
-    for candidate in map(_LatestCandidate._make, ServerVersion.objects.filter(server_id__in=server_ids)
+    for candidate in map(_LatestCandidate._make, ServerVersion.objects.filter(server_id__any=server_ids)
                          .values_list(*_LatestCandidate._fields)):
         by_server[candidate.server_id].append(candidate)
     latest_ids = [pick_latest(candidates).id for candidates in by_server.values()]
-    should_flag = Q(id__in=latest_ids)
-    ServerVersion.objects.filter(server_id__in=server_ids).filter(
+    should_flag = Q(id__any=latest_ids)
+    ServerVersion.objects.filter(server_id__any=server_ids).filter(
         (Q(is_latest=True) & ~should_flag) | (Q(is_latest=False) & should_flag)
     ).update(is_latest=ExpressionWrapper(should_flag, output_field=BooleanField()))
     latest = ServerVersion.objects.filter(server_id=OuterRef("pk"), is_latest=True).values("id")[:1]
-    Server.objects.filter(id__in=server_ids).exclude(latest_version_id__in=latest_ids).update(
+    Server.objects.filter(id__any=server_ids).exclude(latest_version_id__any=latest_ids).update(
         latest_version_id=Subquery(latest)
     )
 
@@ -560,7 +560,7 @@ def _missing_flag(run: SyncRun) -> None:
             if not missing:
                 return
             now = timezone.now()
-            Server.objects.filter(id__in=missing).update(missing_upstream_since=now)
+            Server.objects.filter(id__any=missing).update(missing_upstream_since=now)
             events = [UpstreamEvent(sync_run=run, kind=UpstreamEventKind.MISSING_UPSTREAM, server_id=server_id,
                                     recorded_at=now) for server_id in missing]
             _events_insert(events)
