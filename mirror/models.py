@@ -27,7 +27,8 @@ class Server(models.Model):
 class ServerVersion(models.Model):
     """One upstream server version, its `server.json` kept exactly as received."""
 
-    server = models.ForeignKey(Server, on_delete=models.PROTECT, related_name="versions")
+    # No index of its own: the unique (server, version) index serves lookups by server.
+    server = models.ForeignKey(Server, on_delete=models.PROTECT, related_name="versions", db_index=False)
     version = models.CharField(max_length=255)
     # The upstream `server` object serialised with its key order intact: what the API serves.
     server_json = models.TextField()
