@@ -28,7 +28,7 @@ run: admin
 	@echo "Admin:   http://127.0.0.1:$${PORT:-8000}/admin/"
 	@echo "Catalog: http://127.0.0.1:$${PORT:-8000}/"
 	@echo "API:     http://127.0.0.1:$${PORT:-8000}/v0.1/servers"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) honcho start --port $${PORT:-8000}
 
 test: install
 	$(WITH_SERVICES) $(BIN)/pytest $(PYTEST_ARGS)
