@@ -2,7 +2,7 @@
 
 For the sync's lists of hundreds to thousands of ids and names. `__in` sends one placeholder
 per value, and psycopg's client-side binding splits the query at each one and quotes the values
-one by one in Python: about three times the cost of the query itself for 5,000 ids.
+one by one in Python: 65 ms instead of 21 ms for a query by 5,000 ids.
 """
 
 from django.db.models import Field, ForeignObject, Lookup

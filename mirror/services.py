@@ -443,7 +443,8 @@ def _versions_insert(entries: list[_Entry], *, servers: dict, now: datetime) -> 
     ids = {
         (server_id, version): version_id
         for version_id, server_id, version in ServerVersion.objects.filter(
-            server_id__any={servers[entry.name][0] for entry in entries}, version__any={entry.version for entry in entries}
+            server_id__any={servers[entry.name][0] for entry in entries},
+            version__any={entry.version for entry in entries},
         ).values_list("id", "server_id", "version")
     }
     return [(servers[e.name][0], ids[(servers[e.name][0], e.version)]) for e in entries]
