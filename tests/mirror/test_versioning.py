@@ -31,7 +31,11 @@ def test_semver_precedence(lower, higher):
     assert semver_key(lower) < semver_key(higher)
 
 
-@pytest.mark.parametrize("not_semver", ["1.2", "1.2.3.4", "latest", "01.2.3", "1.2.3-", ""])
+@pytest.mark.parametrize("not_semver", [
+    "1.2", "1.2.3.4", "latest", "01.2.3", "1.2.3-", "",
+    # Go's semver takes ASCII digits only and nothing after the version, not even a newline.
+    "1.0.0\n", "1.0.1\u0660", "1.0.0-1\u0663", "\u0661.0.0",
+])
 def test_non_semver_versions(not_semver):
     assert semver_key(not_semver) is None
 
@@ -44,6 +48,11 @@ def test_semver_beats_non_semver_even_if_older():
     old_semver = V("0.0.1", T0)
     newer_non_semver = V("2024.10.1.1", T0 + timedelta(days=300))
     assert pick_latest([newer_non_semver, old_semver]) is old_semver
+
+
+def test_a_version_with_a_trailing_newline_does_not_outrank_semver():
+    release = V("2.0.0")
+    assert pick_latest([release, V("9.0.0\n", T0 + timedelta(days=1))]) is release
 
 
 def test_non_semver_ordered_by_published_at():
