@@ -499,6 +499,11 @@ def _entry_parse(raw: object) -> _Entry:
                         name=name, version=version) from None
     if "\\u0000" in server_json and _JSON_NUL.search(server_json):
         raise _Rejected("`server` contains a NUL character, which cannot be stored", name=name, version=version)
+    for namespace in (OFFICIAL_META, settings.REGISTRY_META_NAMESPACE):
+        # A key in our compact text is a string followed by ":"; escapes cannot hide one, the dump has none here.
+        if f'"{namespace}":' in server_json:
+            raise _Rejected(f"`server` uses the key {namespace!r}, which only registries write",
+                            name=name, version=version)
     try:
         content_hash = hashlib.sha256(server_json.encode()).hexdigest()
     except UnicodeEncodeError:

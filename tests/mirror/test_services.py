@@ -285,6 +285,11 @@ INVALID = {
     "infinity": (entry("io.github.bad/infinity", _meta={"score": float("inf")}), "infinite"),
     "not-object": ("just a string", "not a JSON object"),
     "no-server": ({"_meta": official()}, "no `server` object"),
+    "official-spoof": (entry("io.github.bad/spoof", _meta=official()),
+                       "'io.modelcontextprotocol.registry/official', which only registries write"),
+    "our-namespace": (entry("io.github.bad/ours", _meta={"io.modelcontextprotocol.registry/publisher-provided": {
+        "com.example.registry/curation": {"curationState": "approved"}}}),
+                      "'com.example.registry/curation', which only registries write"),
     "foreign-schema": (entry("io.github.bad/schema", **{"$schema": "https://evil.example/schema.json"}),
                        "not an official server.json schema"),
 }
@@ -306,6 +311,17 @@ def test_invalid_entries_are_rejected_with_reasons_and_the_run_succeeds(upstream
         assert any(expected in reason for reason in reasons), (key, reasons)
     assert {"name": "io.github.bad/uri", "version": "1.0.0",
             "reason": "websiteUrl: 'not a uri' is not a 'uri'"} in run.rejections
+
+
+def test_a_registry_namespace_as_a_value_is_not_a_spoof(upstream):
+    note = {"io.modelcontextprotocol.registry/publisher-provided": {
+        "see": ["io.modelcontextprotocol.registry/official", "com.example.registry/curation"]}}
+    upstream.publish("io.github.a/notes", "1.0.0", _meta=note)
+
+    run = sync_run_execute()
+
+    assert (run.created, run.rejected) == (1, 0)
+    assert ServerVersion.objects.get().document["_meta"] == note
 
 
 def test_stored_rejections_are_capped_but_all_are_counted(upstream, monkeypatch):
