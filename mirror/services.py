@@ -269,9 +269,10 @@ class _Sync:
     def _batch_apply(self, batch: _Batch) -> None:
         run = self.run
         entries, rejections = batch.entries, list(batch.rejections)
+        names = {n for n, _ in entries} | {rejected.name for rejected in rejections if rejected.name}
         servers = {
             name: (server_id, missing_since)
-            for name, server_id, missing_since in Server.objects.filter(name__any={n for n, _ in entries})
+            for name, server_id, missing_since in Server.objects.filter(name__any=names)
             .values_list("name", "id", "missing_upstream_since")
         }
         stored = {
@@ -305,7 +306,10 @@ class _Sync:
         with transaction.atomic():
             now = timezone.now()
             events: list[UpstreamEvent] = []
-            seen_names = {entry.name for entry in entries.values()}
+            # A known server whose entries were all rejected is still upstream: never flag it missing.
+            seen_names = {entry.name for entry in entries.values()} | {
+                rejected.name for rejected in rejections if rejected.name in servers
+            }
             server_ids = self._servers_upsert(seen_names, servers, events, now)
             touched = set()
 

@@ -484,6 +484,23 @@ def test_a_data_reset_flags_missing_servers_and_keeps_them_until_they_reappear(u
     assert back.unchanged == 2 and back.created == 0
 
 
+def test_a_server_whose_entries_are_all_rejected_is_not_missing(upstream):
+    upstream.publish("io.github.a/schema-broke", "1.0.0")
+    upstream.publish("io.github.b/meta-broke", "1.0.0")
+    sync_run_execute()
+    upstream.faults.append(httpx.Response(200, json={"servers": [
+        entry("io.github.a/schema-broke", repository={}),  # fails the schema
+        entry("io.github.b/meta-broke", meta=official(status="gone")),  # fails before it
+    ], "metadata": {"count": 2}}))
+
+    reset = sync_run_execute(full=True)
+
+    assert (reset.outcome, reset.rejected) == (SyncOutcome.SUCCEEDED, 2)
+    assert not Server.objects.filter(missing_upstream_since__isnull=False).exists()
+    assert not UpstreamEvent.objects.filter(kind=UpstreamEventKind.MISSING_UPSTREAM).exists()
+    assert all(v.content_hash for v in ServerVersion.objects.all()) and ServerVersion.objects.count() == 2
+
+
 def test_a_failed_full_sync_flags_nothing_missing(upstream, settings):
     settings.MIRROR_PAGE_SIZE = 1
     upstream.publish("io.github.a/one", "1.0.0")
