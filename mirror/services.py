@@ -111,18 +111,29 @@ class _LatestCandidate(NamedTuple):
 
 
 def schema_document_obtain(*, url: str, http) -> str:
-    """The schema's text: from the DB cache, else fetched once (checked, then stored for later runs)."""
+    """The schema's text: from the DB cache, else fetched once (checked, then stored for later runs).
+
+    Raises SchemaUnavailable when it cannot be had right now (timeouts, 5xx, 429: the run stops and
+    the next one asks again), and UnknownSchema when a URL an entry names answers with a final error
+    (403 and 404 alike: static hosts answer either for a missing file) or serves something that is
+    not that schema: only the entries naming it are rejected. The configured default is never
+    unknown: without it nothing can be checked, so the run stops instead.
+    """
     cached = SchemaDocument.objects.filter(url=url).values_list("body", flat=True).first()
     if cached is not None:
         return cached
+    named_by_entry = url != settings.MIRROR_SERVER_SCHEMA_URL
     try:
-        body = fetch_json(http, url, what="schema")
+        text = json.dumps(fetch_json(http, url, what="schema"), ensure_ascii=False)
+        schema_compile(url, text)  # never cache something that is not the schema
     except UpstreamError as exc:
-        if exc.status_code in (404, 410):
-            raise UnknownSchema(f"HTTP {exc.status_code}") from exc
+        if named_by_entry and exc.status_code is not None:  # set only for an answer retrying cannot change
+            raise UnknownSchema(f"upstream answered HTTP {exc.status_code}") from exc
         raise SchemaUnavailable(f"the server.json schema {url} is not cached and could not be fetched: {exc}") from exc
-    text = json.dumps(body, ensure_ascii=False)
-    schema_compile(url, text)  # raises SchemaUnavailable: never cache something that is not the schema
+    except SchemaUnavailable as exc:
+        if named_by_entry:
+            raise UnknownSchema(str(exc)) from exc
+        raise
     SchemaDocument.objects.get_or_create(url=url, defaults={"body": text})
     logger.info("schema_cached", url=url)
     return text

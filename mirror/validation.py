@@ -37,7 +37,7 @@ class SchemaUnavailable(Exception):
 
 
 class UnknownSchema(Exception):
-    """The schema URL does not exist (upstream answered 404): entries naming it are rejected."""
+    """A schema URL an entry names does not serve that schema (e.g. 403, 404): entries naming it are rejected."""
 
 
 def _refuse_remote_ref(uri: str):
@@ -105,8 +105,8 @@ def _truncate(text: str) -> str:
 class ServerJsonValidator:
     """Checks `server` objects, picking each one's schema; `load_schema(url)` returns a schema's text.
 
-    `load_schema` raises UnknownSchema for a URL that does not exist and SchemaUnavailable when
-    the schema cannot be obtained right now.
+    `load_schema` raises UnknownSchema for a URL that does not serve its schema and SchemaUnavailable
+    when the schema cannot be obtained right now.
     """
 
     def __init__(self, *, default_url: str, load_schema: Callable[[str], str]):
@@ -133,5 +133,5 @@ class ServerJsonValidator:
             try:
                 self._schemas[url] = schema_compile(url, self._load_schema(url))
             except UnknownSchema as exc:
-                self._schemas[url] = f"$schema {url} does not exist upstream ({exc})"
+                self._schemas[url] = f"$schema {url} is unknown: {exc}"
         return self._schemas[url]

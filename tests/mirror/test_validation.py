@@ -1,5 +1,6 @@
 import json
 
+import httpx
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
@@ -126,17 +127,48 @@ def test_an_entry_naming_another_official_schema_is_checked_against_it(upstream,
     assert legacy.call_count == 1 and router["schema"].call_count == 0
 
 
+FUTURE_SCHEMA = "https://static.modelcontextprotocol.io/schemas/2099-01-01/server.schema.json"
+
+
 @pytest.mark.django_db
-def test_an_unknown_official_schema_rejects_its_entries(upstream, router):
-    missing = "https://static.modelcontextprotocol.io/schemas/2099-01-01/server.schema.json"
-    router.get(missing).respond(404)
-    upstream.publish("io.github.a/future", "1.0.0", **{"$schema": missing})
+@pytest.mark.parametrize("answer, reason", [
+    (httpx.Response(404), "upstream answered HTTP 404"),
+    (httpx.Response(403, text="AccessDenied"), "upstream answered HTTP 403"),
+    (httpx.Response(410), "upstream answered HTTP 410"),
+    (httpx.Response(200, json={"$id": "https://raw.githubusercontent.com/x/draft/server.schema.json"}),
+     f"the document at {FUTURE_SCHEMA} is not the JSON Schema with $id {FUTURE_SCHEMA}"),
+], ids=["404", "403", "410", "another-schema"])
+def test_an_unknown_official_schema_rejects_only_its_entries(upstream, router, answer, reason):
+    router.get(FUTURE_SCHEMA).mock(return_value=answer)
+    upstream.publish("io.github.a/future", "1.0.0", **{"$schema": FUTURE_SCHEMA})
     upstream.publish("io.github.a/today", "1.0.0")
 
     run = sync_run_execute()
 
     assert run.outcome == SyncOutcome.SUCCEEDED and (run.created, run.rejected) == (1, 1)
-    assert run.rejections[0]["reason"] == f"$schema {missing} does not exist upstream (HTTP 404)"
+    assert run.rejections[0]["reason"] == f"$schema {FUTURE_SCHEMA} is unknown: {reason}"
+    assert not SchemaDocument.objects.filter(url=FUTURE_SCHEMA).exists()
+
+
+@pytest.mark.django_db
+def test_a_schema_an_entry_names_that_is_down_fails_the_run_to_be_asked_again(upstream, router):
+    router.get(FUTURE_SCHEMA).respond(503)
+    upstream.publish("io.github.a/future", "1.0.0", **{"$schema": FUTURE_SCHEMA})
+
+    run = sync_run_execute()
+
+    assert run.outcome == SyncOutcome.FAILED and "HTTP 503" in run.error and not ServerVersion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_default_schema_missing_fails_the_run_instead_of_rejecting_everything(upstream, router):
+    router["schema"].respond(404)
+    upstream.publish("io.github.a/one", "1.0.0")
+
+    run = sync_run_execute()
+
+    assert run.outcome == SyncOutcome.FAILED and "HTTP 404" in run.error
+    assert (run.rejected, ServerVersion.objects.count()) == (0, 0)
 
 
 @pytest.mark.django_db
