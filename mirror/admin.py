@@ -29,14 +29,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 def pretty_json(text_or_value):
     """Pretty-print JSON for a read-only <pre>, keeping upstream's key order; escaped."""
-    if isinstance(text_or_value, str):
-        try:
-            text_or_value = json.loads(text_or_value)
-        except ValueError:
-            return format_html('<pre class="registry-json" style="white-space: pre-wrap">{}</pre>', text_or_value)
-    if text_or_value in (None, {}, []):
-        return "—"
-    text = json.dumps(text_or_value, indent=2, ensure_ascii=False)
+    try:
+        value = json.loads(text_or_value) if isinstance(text_or_value, str) else text_or_value
+        if value in (None, {}, []):
+            return "—"
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the page's stack allows: as stored
+        shown = text_or_value if isinstance(text_or_value, str) else "(nested too deeply to show)"
+        return format_html('<pre class="registry-json" style="white-space: pre-wrap">{}</pre>', shown)
     return format_html(
         '<pre class="registry-json" style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', text
     )

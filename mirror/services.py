@@ -512,6 +512,8 @@ def _entry_parse(raw: object) -> _Entry:
     except ValueError:
         raise _Rejected("`server` contains NaN or an infinite number, which JSON cannot carry",
                         name=name, version=version) from None
+    except RecursionError:
+        raise _Rejected("`server` is nested too deeply to store", name=name, version=version) from None
     if "\\u0000" in server_json and _JSON_NUL.search(server_json):
         raise _Rejected("`server` contains a NUL character, which cannot be stored", name=name, version=version)
     for namespace in (OFFICIAL_META, settings.REGISTRY_META_NAMESPACE):

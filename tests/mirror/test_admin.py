@@ -120,3 +120,13 @@ def test_the_mirror_server_admin_lists_filters_and_searches(data, django_assert_
     assert not server_admin.has_add_permission(request)
     assert not server_admin.has_change_permission(request, plain.server)
     assert not server_admin.has_delete_permission(request, plain.server)
+
+
+def test_a_version_nested_deeper_than_the_page_can_recurse_is_shown_as_stored(staff_client):
+    version = ServerVersionFactory(server__name="io.github.deep/tool")
+    deep = version.server_json[:-1] + ',"x":' + "[" * 5000 + "]" * 5000 + "}"
+    ServerVersion.objects.filter(pk=version.pk).update(server_json=deep)
+
+    response = staff_client.get(reverse("admin:mirror_serverversion_change", args=[version.pk]))
+
+    assert response.status_code == 200 and "[" * 5000 in response.content.decode()

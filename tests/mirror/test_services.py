@@ -324,6 +324,28 @@ def test_a_registry_namespace_as_a_value_is_not_a_spoof(upstream):
     assert ServerVersion.objects.get().document["_meta"] == note
 
 
+def nested_publisher_meta(name, depth):
+    """Raw entry text whose publisher `_meta` nests `depth` arrays: too deep to build with json.dumps."""
+    text = json.dumps(entry(name, _meta={"io.modelcontextprotocol.registry/publisher-provided": {"x": "DEEP"}}))
+    return text.replace('"DEEP"', "[" * depth + "]" * depth)
+
+
+def test_an_entry_nested_too_deeply_is_rejected_alone(upstream):
+    """4 KB of publisher `_meta` (upstream's cap) holds 2,000 levels, more than json.loads can recurse."""
+    deep = nested_publisher_meta("io.github.bad/deep", 2000)
+    page = '{"servers": [%s, %s, %s], "metadata": {"count": 3}}' % (
+        json.dumps(entry("io.github.good/flat")), deep, nested_publisher_meta("io.github.good/nested", 200))
+    upstream.faults.append(httpx.Response(200, content=page.encode()))
+
+    run = sync_run_execute()
+
+    assert (run.outcome, run.created, run.rejected) == (SyncOutcome.SUCCEEDED, 2, 1)
+    assert run.rejections == [{"name": "io.github.bad/deep", "version": "1.0.0",
+                               "reason": "`server` is nested too deeply to store"}]
+    nested = ServerVersion.objects.get(server__name="io.github.good/nested")
+    assert "[" * 200 + "]" * 200 in nested.server_json and json.loads(nested.server_json) == nested.document
+
+
 def test_stored_rejections_are_capped_but_all_are_counted(upstream, monkeypatch):
     monkeypatch.setattr(services, "REJECTIONS_KEPT", 2)
     for n in range(5):
