@@ -514,7 +514,7 @@ class AtDateRangeFilter(admin.FieldListFilter):
         zone = timezone.get_current_timezone()
         if since:
             queryset = queryset.filter(**{self.lookup_since: datetime.combine(since, time.min, zone)})
-        if until:
+        if until and until < date.max:  # the last representable day has no next day, and nothing is later
             field = self.field_path
             queryset = queryset.filter(**{f"{field}__lt": datetime.combine(until + timedelta(days=1), time.min, zone)})
         return queryset

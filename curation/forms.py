@@ -5,9 +5,12 @@ from django.core.exceptions import ValidationError
 
 from curation.choices import CurationState, VersionPolicy
 from curation.models import Policy
-from curation.meta import meta_validate
+from curation.meta import META_MAX_BYTES, meta_validate
 
 REGISTRY_TYPES = ("npm", "pypi", "oci", "nuget", "mcpb")
+# The editor shows metadata indented, larger than the compact JSON that META_MAX_BYTES counts; this
+# cap on the text only keeps absurd input from being parsed, and meta_validate enforces the real limit.
+META_TEXT_MAX_BYTES = 4 * META_MAX_BYTES
 
 # In the order the buttons appear.
 DECISION_LABELS = {
@@ -60,20 +63,27 @@ class MetaForm(forms.Form):
         text = self.cleaned_data["meta"].strip()
         if not text:
             return {}
+        size = len(text.encode())
+        if size > META_TEXT_MAX_BYTES:
+            raise ValidationError(
+                "The text is %(size)d bytes; metadata is limited to %(limit)d bytes as compact JSON, so text "
+                "over %(text_limit)d bytes is not read.",
+                code="text_too_large",
+                params={"size": size, "limit": META_MAX_BYTES, "text_limit": META_TEXT_MAX_BYTES},
+            )
         try:
-            meta = json.loads(text)
+            return meta_validate(json.loads(text))
         except json.JSONDecodeError as error:
             raise ValidationError(
                 "Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
                 code="invalid_json",
                 params={"error": error.msg, "line": error.lineno, "column": error.colno},
             ) from None
-        try:
-            meta_validate(meta)
+        except RecursionError:
+            raise ValidationError("Metadata is nested too deeply to process: flatten it.", code="too_deep") from None
         except ValidationError as error:
             # Flatten: a field error cannot carry a per-field dict.
             raise ValidationError(error.messages) from None
-        return meta
 
     @classmethod
     def initial_text(cls, meta: dict) -> dict:

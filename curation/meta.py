@@ -18,6 +18,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 META_MAX_BYTES = 16 * 1024
+# Deep enough for any real metadata; far from where serialising it anywhere would exhaust the stack.
+META_MAX_DEPTH = 32
 UPSTREAM_NAMESPACE_PREFIX = "io.modelcontextprotocol.registry/"
 # Written by the registry itself (curation.services.listing_refresh); curators may not set them.
 REGISTRY_FACT_KEYS = frozenset({"curationState", "versionCurationState", "approvedBy", "approvedAt"})
@@ -53,11 +55,26 @@ def _upstream_keys(value, path=()) -> list[str]:
     return found
 
 
+def _depth(value) -> int:
+    """How many objects and arrays deep `value` nests, counted without recursing."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def meta_validate(meta) -> dict:
     """Return `meta` if curators may store it, else raise ValidationError listing every problem."""
     if not isinstance(meta, dict):
         raise ValidationError("Metadata must be a JSON object ({…}), not %(kind)s.", code="not_object",
                               params={"kind": type(meta).__name__})
+    depth = _depth(meta)
+    if depth > META_MAX_DEPTH:
+        raise ValidationError("Metadata nests %(depth)d levels deep; the limit is %(limit)d.", code="too_deep",
+                              params={"depth": depth, "limit": META_MAX_DEPTH})
     try:
         encoded = json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as error:

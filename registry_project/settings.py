@@ -116,6 +116,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # load balancers probe the backend over plain http
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
+# Only behind a proxy that sets X-Forwarded-Proto itself: a client could otherwise claim https.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
 X_FRAME_OPTIONS = "DENY"
 
 # --- Mirror ---------------------------------------------------------------
@@ -124,7 +129,7 @@ MIRROR_SYNC_INTERVAL = env_duration("MIRROR_SYNC_INTERVAL", timedelta(hours=1))
 # updated_since is strict `>` upstream and its list is ordered by name, not time:
 # start from the last good run's start minus this margin.
 MIRROR_SAFETY_MARGIN = env_duration("MIRROR_SAFETY_MARGIN", timedelta(minutes=5))
-MIRROR_PAGE_SIZE = env_int("MIRROR_PAGE_SIZE", 100, minimum=1)
+MIRROR_PAGE_SIZE = env_int("MIRROR_PAGE_SIZE", 100, minimum=1, maximum=100)  # upstream answers 422 above 100
 MIRROR_MAX_PAGES = env_int("MIRROR_MAX_PAGES", 5000, minimum=1)
 MIRROR_BATCH_ENTRIES = env_int("MIRROR_BATCH_ENTRIES", 1000, minimum=1)
 MIRROR_HTTP_TIMEOUT = env_int("MIRROR_HTTP_TIMEOUT", 30, minimum=1)

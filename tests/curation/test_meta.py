@@ -52,6 +52,19 @@ def test_accepted_without_a_schema_including_reserved_names_below_the_top_level(
     assert meta_validate({}) == {}
 
 
+def nested(depth: int) -> dict:
+    meta = inner = {}
+    for _ in range(depth - 1):
+        inner["a"] = inner = {}
+    return meta
+
+
+def test_nesting_is_limited_without_recursing():
+    assert meta_validate(nested(32)) and meta_validate({"list": [[[]]]})
+    assert messages(nested(33)) == ["Metadata nests 33 levels deep; the limit is 32."]
+    assert messages(nested(5000)) == ["Metadata nests 5000 levels deep; the limit is 32."]
+
+
 def test_size_limit_counts_utf8_bytes():
     assert meta_validate({"n": "é" * 8_000})  # 16,000 bytes + overhead < 16 KB
     assert any("16 KB" in message for message in messages({"n": "é" * 8_200}))

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -9,6 +10,19 @@ from django.core.exceptions import ImproperlyConfigured
 from registry_project.env import (
     env_bool, env_choice, env_database, env_duration, env_http_url, env_int, env_registry_url, env_str,
 )
+
+MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
+
+
+def run_with_settings(arguments, **variables):
+    """Run a fresh Python on the project settings; each keyword sets an environment variable, or unsets it if None."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings"}
+    for name, value in variables.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=environment)
 
 
 @pytest.mark.parametrize("raw, expected", [("3600", 3600), ("90s", 90), ("15m", 900), ("1h", 3600), ("2d", 172800)])
@@ -25,6 +39,7 @@ def test_duration_accepts_seconds_and_units(monkeypatch, raw, expected):
         (lambda n: env_bool(n, False), "DJANGO_DEBUG", "maybe"),
         (lambda n: env_int(n, 1, minimum=1), "MIRROR_PAGE_SIZE", "ten"),
         (lambda n: env_int(n, 1, minimum=1), "MIRROR_PAGE_SIZE", "0"),
+        (lambda n: env_int(n, 1, minimum=1, maximum=100), "MIRROR_PAGE_SIZE", "101"),
         (lambda n: env_http_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "ftp://upstream"),
         (lambda n: env_registry_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "https://registry.example/v0.1"),
         (lambda n: env_registry_url(n, "https://x"), "REGISTRY_PUBLIC_URL", "https://mcp.example.com/v0/"),
@@ -50,26 +65,48 @@ def test_file_variant_reads_a_secret(monkeypatch, tmp_path):
     assert env_str("DJANGO_SECRET_KEY") == "from-a-file"
 
 
-def test_settings_refuse_to_start_on_a_bad_value(monkeypatch):
-    monkeypatch.setenv("MIRROR_SYNC_INTERVAL", "sometimes")
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        capture_output=True, text=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings"},
-    )
+@pytest.mark.parametrize("name, raw, message", [
+    ("MIRROR_SYNC_INTERVAL", "sometimes", "MIRROR_SYNC_INTERVAL must be a positive duration"),
+    ("MIRROR_PAGE_SIZE", "101", "MIRROR_PAGE_SIZE must be at most 100"),
+    ("DJANGO_SECURE_HSTS_SECONDS", "-1", "DJANGO_SECURE_HSTS_SECONDS must be at least 0"),
+    ("DJANGO_SECURE_SSL_REDIRECT", "always", "DJANGO_SECURE_SSL_REDIRECT must be a boolean"),
+    ("DJANGO_BEHIND_TLS_PROXY", "nginx", "DJANGO_BEHIND_TLS_PROXY must be a boolean"),
+])
+def test_settings_refuse_to_start_on_a_bad_value(name, raw, message):
+    result = run_with_settings(["-c", "import django; django.setup()"], **{name: raw})
     assert result.returncode != 0
-    assert "MIRROR_SYNC_INTERVAL must be a positive duration" in result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("variables, expected", [
+    ({}, "False 0 None"),
+    ({"DJANGO_SECURE_SSL_REDIRECT": "true", "DJANGO_SECURE_HSTS_SECONDS": "31536000", "DJANGO_BEHIND_TLS_PROXY": "yes"},
+     "True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https')"),
+])
+def test_tls_settings_are_off_unless_set(variables, expected):
+    unset = dict.fromkeys(["DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_HSTS_SECONDS", "DJANGO_BEHIND_TLS_PROXY"])
+    result = run_with_settings(
+        ["-c", "from django.conf import settings as s;"
+               "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)"],
+        **{**unset, **variables},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_the_deploy_check_accepts_tls_set_from_the_environment():
+    result = run_with_settings([str(MANAGE_PY), "check", "--deploy"],
+                               DJANGO_SECURE_SSL_REDIRECT="true", DJANGO_SECURE_HSTS_SECONDS="31536000")
+    assert result.returncode == 0, result.stderr
+    assert "security.W004" not in result.stderr and "security.W008" not in result.stderr
 
 
 @pytest.mark.parametrize("flag, threshold", [(None, "5"), ("false", "None")])
 def test_prepared_statements_are_on_unless_turned_off(flag, threshold):
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings",
-                   "DATABASE_URL": "postgres://u@db.example:5432/registry?sslmode=require"}
-    environment.pop("DATABASE_PREPARED_STATEMENTS", None)
-    if flag is not None:
-        environment["DATABASE_PREPARED_STATEMENTS"] = flag
-    result = subprocess.run(
-        [sys.executable, "-c", "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS'];"
-                               "print(o['prepare_threshold'], o['sslmode'])"],
-        capture_output=True, text=True, env=environment, check=True,
+    result = run_with_settings(
+        ["-c", "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS'];"
+               "print(o['prepare_threshold'], o['sslmode'])"],
+        DATABASE_URL="postgres://u@db.example:5432/registry?sslmode=require", DATABASE_PREPARED_STATEMENTS=flag,
     )
+    assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [threshold, "require"]

@@ -25,3 +25,9 @@ def test_health_is_ok_with_a_celery_worker_listening(client):
             time.sleep(0.5)
     assert response.status_code == 200, response.content
     assert set(response.json().values()) == {"OK"}
+
+
+def test_an_https_redirect_spares_the_health_check(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/admin/login/").status_code == 301
+    assert client.get("/health/?format=json").status_code == 500  # answered (no worker here), not redirected

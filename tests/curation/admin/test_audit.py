@@ -93,6 +93,18 @@ def test_a_malformed_date_is_ignored_with_a_warning(auditor_client, events):
     assert any("yesterday" in str(message) for message in response.context["messages"])
 
 
+@pytest.mark.parametrize("query", [{"at__lte": "9999-12-31"}, {"at__gte": "0001-01-01", "at__lte": "9999-12-31"}])
+def test_the_first_and_last_representable_days_bound_nothing(auditor_client, events, query):
+    response = auditor_client.get(CHANGELIST, query)
+    assert response.status_code == 200
+    assert len(listed(response)) == len(events)
+    assert not list(response.context["messages"])
+
+    export = auditor_client.get(reverse("admin:curation_auditevent_export", args=["csv"]), query)
+    assert export.status_code == 200
+    assert len(b"".join(export.streaming_content).decode().splitlines()) == 1 + len(events)
+
+
 def test_date_range_inputs_keep_the_other_filters(auditor_client, events):
     html = auditor_client.get(CHANGELIST, {"actor_name": "bob", "at__gte": "2026-01-01"}).content.decode()
     assert 'type="date" name="at__gte" value="2026-01-01"' in html

@@ -55,6 +55,8 @@ def test_meta_editor_saves_a_valid_object_and_audits_it(curator_client, curator)
     ('{"io.modelcontextprotocol.registry/official": {"status": "active"}}', "upstream registry"),
     ('{"nested": {"io.modelcontextprotocol.registry/publisher-provided": 1}}', "upstream registry"),
     ('{"curationState": "approved"}', "written by the registry itself"),
+    ('{"a":' * 3000 + "1" + "}" * 3000, "nested too deeply"),
+    (json.dumps({"blob": "x" * (64 * 1024)}), "is not read"),
 ])
 def test_meta_editor_turns_bad_input_into_a_form_error(curator_client, text, expected):
     server = make_server("io.github.acme/one")
@@ -67,8 +69,20 @@ def test_meta_editor_turns_bad_input_into_a_form_error(curator_client, text, exp
     errors = " ".join(response.context["form"].errors["meta"])
     assert expected in errors
     assert expected in response.content.decode().replace("&#x27;", "'")
+    assert response.context["form"]["meta"].value() == text  # the curator's input is kept
     assert meta_of(server) == {}
     assert not AuditEvent.objects.filter(action=AuditAction.META_UPDATED).exists()
+
+
+def test_meta_editor_saves_indented_text_larger_than_the_compact_limit(curator_client):
+    server = make_server("io.github.acme/one")
+    url = reverse("admin:mirror_server_meta", args=[server.pk])
+    meta = {f"key{number:04}": number for number in range(1000)}
+    text = json.dumps(meta, indent=2)
+    assert len(json.dumps(meta, separators=(",", ":"))) < 16 * 1024 < len(text)
+
+    assert curator_client.post(url, {"meta": text}).status_code == 302
+    assert meta_of(server) == meta
 
 
 def test_meta_editor_enforces_the_configured_schema(curator_client, settings, tmp_path):
