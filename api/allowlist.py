@@ -12,8 +12,10 @@ A matcher carries exactly one matching field, as VS Code validates them
 
 - `{"serverName": name}` for every approved server: GitHub and VS Code match the configured
   server's ID exactly, and the catalog's VS Code config keys servers by that name;
-- `{"serverUrl": url}` for every remote of a served version; `{variables}` in a remote URL become
-  the `*` wildcard, which matches within one URL part;
+- `{"serverUrl": url}` for every remote of a served version; `{variables}` in its path or query
+  become the `*` wildcard, which matches within one URL part. A URL with a literal `*` (upstream text
+  never becomes a wildcard), or with a variable in its scheme, host or port (a wildcard there would
+  admit any host), is left out: its server still matches by name;
 - `{"serverCommand": [command, *args]}` for every package of a served version whose command is
   fully determined by the package (matched as an exact argument list). A command that needs a
   user's input (`${input:…}`) cannot match exactly, so it is left out: its server still matches
@@ -23,6 +25,7 @@ A matcher carries exactly one matching field, as VS Code validates them
 import re
 from datetime import datetime, timezone
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from api.client_config import package_command
 
@@ -55,11 +58,25 @@ def allowlist_matchers(servers: dict) -> list[dict]:
     for server in servers.values():
         names.append({"serverName": server["name"]})
         for remote in server["remotes"]:
-            urls.append({"serverUrl": _URL_VARIABLE.sub("*", remote["url"])})
+            url_matcher = _url_matcher(remote["url"])
+            if url_matcher:
+                urls.append({"serverUrl": url_matcher})
         for package in server["packages"]:
             if package["command"] and not any(_INPUT_MARK in arg for arg in package["command"]):
                 commands.append({"serverCommand": package["command"]})
     return _unique(names + urls + commands)
+
+
+def _url_matcher(url: str) -> str | None:
+    if "*" in url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc or _URL_VARIABLE.search(parts.netloc):
+        return None
+    return _URL_VARIABLE.sub("*", url)
 
 
 def _collect(listings: Iterable) -> dict:

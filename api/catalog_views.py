@@ -15,7 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.catalog_selectors import catalog_server_versions, catalog_servers, served_listing
-from api.client_config import CLIENTS, ClientConfigError, client_config_build, config_sources, default_source
+from api.client_config import (
+    CLIENTS,
+    ClientConfigError,
+    client_config_build,
+    config_sources,
+    default_source,
+    is_https_url,
+)
 from api.errors import Problem, ServerNotFound, query_error
 
 PAGE_SIZE = 24
@@ -176,14 +183,9 @@ def _argument_view(item: dict) -> dict:
 
 def _icon(icons) -> str | None:
     """The first https icon, preferring one without a dark-only theme. Anything else is never rendered."""
-    candidates = [i for i in _dicts(icons) if isinstance(i.get("src"), str) and _is_https(i["src"])]
+    candidates = [i for i in _dicts(icons) if isinstance(i.get("src"), str) and is_https_url(i["src"])]
     candidates.sort(key=lambda i: i.get("theme") == "dark")
     return candidates[0]["src"] if candidates else None
-
-
-def _is_https(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme == "https" and bool(parts.netloc) and not any(c.isspace() for c in url)
 
 
 def _http_url(url) -> str | None:
@@ -249,7 +251,8 @@ class ClientConfigResponseSerializer(serializers.Serializer):
     serverKey = serializers.CharField(help_text="The key of the server entry inside `config`.")
     source = serializers.DictField(help_text="The package or remote configured: type, index and identity.")
     config = serializers.DictField(allow_null=True, help_text="The client's configuration file content; "
-                                   "null for a package that is installed rather than configured (mcpb).")
+                                   "null for a package that is installed rather than configured (mcpb), and for "
+                                   "a package or remote that cannot be configured safely (`notes` says why).")
     inputs = serializers.ListField(child=serializers.DictField(), help_text="Values the user supplies, each "
                                    "with the reference used in `config`.")
     launch = serializers.DictField(allow_null=True, help_text="For a package serving HTTP: the command to "

@@ -10,6 +10,15 @@ How values are chosen, for every argument, environment variable, header and URL 
   holds a reference, never a made-up value that could pass for a real one;
 - an optional input with a `default` uses the default; an optional one without is left out.
 
+What is refused (the answer then has no config, and a note says why):
+
+- any `${` in a package's or remote's entry, or a string ending in `$` that substituting a variable
+  could join to a `{`: the clients expand `${…}` themselves (`${env:NAME}` reads the user's
+  environment), so the only references in a config are the input references made here;
+- a package identifier or version outside its registry's naming grammar: a leading `-` would be read
+  as an option of the launcher (`docker run … --privileged`);
+- an mcpb bundle whose URL is not https.
+
 How each client refers to an input:
 
 - `vscode` (`.vscode/mcp.json`): `${input:<id>}`, declared in the file's `inputs` list as a
@@ -28,6 +37,7 @@ name's last segment.
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 CLIENTS = ("vscode", "claude-desktop", "cursor")
 CLIENT_FILES = {
@@ -37,10 +47,29 @@ CLIENT_FILES = {
 }
 
 _TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
-_INPUT_REFERENCE = re.compile(r"\$\{input:([A-Za-z0-9_.-]+)\}")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 _UNSAFE_KEY = re.compile(r"[^A-Za-z0-9_-]+")
 _IMAGE_REFERENCE = re.compile(r"(@sha256:[0-9a-f]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
+
+# What a package may be called on a command line, per registry: each name starts with a letter or digit.
+_OCI_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PACKAGE_IDENTIFIERS = {
+    "npm": re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*", re.IGNORECASE),
+    "pypi": re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?", re.IGNORECASE),
+    "nuget": re.compile(r"[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*"),
+    # [registry[:port]/]path[:tag][@digest], as in the distribution project's reference grammar.
+    "oci": re.compile(
+        rf"(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]+)?/)?{_OCI_PATH_COMPONENT}(?:/{_OCI_PATH_COMPONENT})*"
+        r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+        r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+    ),
+}
+# Semantic, PEP 440 and NuGet versions; no `:` or `/`, which would make `name@version` another kind of
+# spec (npm's `alias@npm:other`, a git URL).
+_PACKAGE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
+_PLACEHOLDER_NOTE = ("This {what} contains `${{` in its server.json entry (or a `$` that a variable would join to "
+                     "a `{{`). MCP clients expand `${{…}}` themselves (`${{env:NAME}}` reads your environment), so "
+                     "no configuration is generated for it.")
 
 
 class ClientConfigError(ValueError):
@@ -100,7 +129,7 @@ class Input:
 class Launch:
     """A client-neutral description of how to run or reach one package or remote."""
 
-    kind: str  # "stdio", "http", "sse" or "download"
+    kind: str  # "stdio", "http", "sse", "download" or "refused"
     command: str | None = None
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -186,7 +215,8 @@ def client_config_build(*, document: dict, client: str, package_index: int | Non
         kind, index = chosen["type"], chosen["index"]
         source = (packages if kind == "package" else remotes)[index]
 
-    launch = _package_launch(source) if kind == "package" else _remote_launch(source)
+    reference_for = _REFERENCE_FOR[client]
+    launch = _package_launch(source, reference_for) if kind == "package" else _remote_launch(source, reference_for)
     name = str(document.get("name", ""))
     server_key = name if client == "vscode" else server_key_for(name)
     source_info = {"type": kind, "index": index}
@@ -194,8 +224,11 @@ def client_config_build(*, document: dict, client: str, package_index: int | Non
         source_info.update(registryType=source.get("registryType"), identifier=source.get("identifier"))
     else:
         source_info.update(transport=source.get("type"), url=source.get("url"))
-    render = {"vscode": _render_vscode, "claude-desktop": _render_claude, "cursor": _render_cursor}[client]
-    config, launch_dict, notes = render(server_key, launch)
+    if launch.kind in ("download", "refused"):
+        config, launch_dict, notes = None, None, []
+    else:
+        render = {"vscode": _render_vscode, "claude-desktop": _render_claude, "cursor": _render_cursor}[client]
+        config, launch_dict, notes = render(server_key, launch)
     inputs = [_input_for_client(client, item) for item in launch.inputs]
     return ClientConfig(
         client=client, file=CLIENT_FILES[client], server_key=server_key, source=source_info,
@@ -212,18 +245,31 @@ def server_key_for(name: str) -> str:
 
 def package_command(package: dict) -> list[str] | None:
     """The command line that runs a package, inputs left as `${input:id}`; None if it has no command (mcpb)."""
-    launch = _package_launch(package)
+    launch = _package_launch(package, _input_reference)
     return [launch.command, *launch.args] if launch.command else None
+
+
+def is_https_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.netloc) and not any(c.isspace() for c in url)
 
 
 # --- Building the neutral launch -----------------------------------------------
 
 
 class _Inputs:
-    """Collects the inputs of one launch; the same id is declared once."""
+    """Collects the inputs of one launch; the same id is declared once.
 
-    def __init__(self):
+    `reference_for` turns an input id into the client's reference to it, so every reference in a
+    config is one made here, never found again by pattern in the finished strings.
+    """
+
+    def __init__(self, reference_for):
         self.items: dict[str, Input] = {}
+        self.reference_for = reference_for
 
     def reference(self, wanted_id: str, spec: dict, *, required: bool | None = None) -> str:
         base = _UNSAFE_ID.sub("_", wanted_id).strip("_") or "value"
@@ -240,7 +286,7 @@ class _Inputs:
             candidate.id = f"{base}_{suffix}"
             suffix += 1
         self.items[candidate.id] = candidate
-        return "${input:" + candidate.id + "}"
+        return self.reference_for(candidate.id)
 
 
 def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool = False) -> str | None:
@@ -343,17 +389,21 @@ def _runtime_for(registry_type: str, hint: str | None = None) -> str | None:
     return _DEFAULT_RUNTIME.get(registry_type)
 
 
-def _package_launch(package: dict) -> Launch:
+def _package_launch(package: dict, reference_for) -> Launch:
     registry_type = str(package.get("registryType", ""))
     identifier = str(package.get("identifier", ""))
     version = _text(package.get("version"))
     transport = _dict(package.get("transport"))
     hint = _text(package.get("runtimeHint"))
-    inputs, notes, resolved = _Inputs(), [], {}
+    inputs, notes, resolved = _Inputs(reference_for), [], {}
 
+    if _holds_placeholder(package):
+        return _refused(_PLACEHOLDER_NOTE.format(what="package"))
     if registry_type == "mcpb" or _runtime_for(registry_type) is None:
         launch = Launch(kind="download", notes=notes)
         if registry_type == "mcpb":
+            if not is_https_url(identifier):
+                return _refused(f"The bundle URL {identifier!r} is not an https URL, so it is not offered.")
             launch.download = {"url": identifier, "sha256": _text(package.get("fileSha256"))}
             notes.append("An MCP bundle (.mcpb) is installed, not run from a config: download it, check its "
                          "SHA-256, then open it with a client that supports bundles (e.g. Claude Desktop).")
@@ -361,6 +411,11 @@ def _package_launch(package: dict) -> Launch:
             notes.append(f"Registry type {registry_type!r} has no known launcher; install it by hand.")
         return launch
 
+    if not _PACKAGE_IDENTIFIERS[registry_type].fullmatch(identifier):
+        return _refused(f"{identifier!r} is not a valid {registry_type} package name, so no command is "
+                        "generated for it.")
+    if version is not None and not _PACKAGE_VERSION.fullmatch(version):
+        return _refused(f"{version!r} is not a valid package version, so no command is generated for it.")
     runtime = _runtime_for(registry_type, hint)
     if hint and hint != runtime:
         notes.append(f"runtimeHint {hint!r} is not a launcher for {registry_type} packages; using {runtime}.")
@@ -401,20 +456,36 @@ def _package_launch(package: dict) -> Launch:
     return launch
 
 
-def _remote_launch(remote: dict) -> Launch:
-    inputs, notes = _Inputs(), []
+def _remote_launch(remote: dict, reference_for) -> Launch:
+    if _holds_placeholder(remote):
+        return _refused(_PLACEHOLDER_NOTE.format(what="remote"))
+    inputs, notes = _Inputs(reference_for), []
     url = _substitute(str(remote.get("url", "")), _dict(remote.get("variables")), inputs)
     headers = _key_values(_list(remote.get("headers")), inputs, notes, "header")
     kind = "sse" if remote.get("type") == "sse" else "http"
     return Launch(kind=kind, url=url, headers=headers, inputs=list(inputs.items.values()), notes=notes)
 
 
+def _holds_placeholder(value) -> bool:
+    """Whether any string in `value`, keys included, contains `${`, or ends in a `$` that substituting
+    `{variables}` could join to a following `{`."""
+    if isinstance(value, str):
+        return "${" in value or value.endswith("$")
+    if isinstance(value, list):
+        return any(_holds_placeholder(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_placeholder(key) or _holds_placeholder(item) for key, item in value.items())
+    return False
+
+
+def _refused(reason: str) -> Launch:
+    return Launch(kind="refused", notes=[reason])
+
+
 # --- Rendering per client ------------------------------------------------------
 
 
 def _render_vscode(key: str, launch: Launch):
-    if launch.kind == "download":
-        return None, None, []
     if launch.kind == "stdio":
         entry = {"type": "stdio", "command": launch.command, "args": launch.args}
         if launch.env:
@@ -442,28 +513,23 @@ def _vscode_input(item: Input) -> dict:
 
 
 def _render_cursor(key: str, launch: Launch):
-    if launch.kind == "download":
-        return None, None, []
-    names = {item.id: _env_name(item.id) for item in launch.inputs}
     if launch.kind == "stdio":
-        entry = {"command": launch.command, "args": _as_env(launch.args, names)}
+        entry = {"command": launch.command, "args": launch.args}
         if launch.env:
-            entry["env"] = _as_env(launch.env, names)
+            entry["env"] = launch.env
     else:
-        entry = {"url": _as_env(launch.url, names)}
+        entry = {"url": launch.url}
         if launch.headers:
-            entry["headers"] = _as_env(launch.headers, names)
+            entry["headers"] = launch.headers
     notes = []
-    if names:
-        notes.append("Cursor reads ${env:NAME} from the environment it runs in: set "
-                     + ", ".join(sorted(set(names.values()))) + " before starting Cursor.")
-    separate = _separate_launch(launch)
-    return {"mcpServers": {key: entry}}, separate and _as_env(separate, names), notes
+    if launch.inputs:
+        names = sorted({_env_name(item.id) for item in launch.inputs})
+        notes.append("Cursor reads ${env:NAME} from the environment it runs in: set " + ", ".join(names)
+                     + " before starting Cursor.")
+    return {"mcpServers": {key: entry}}, _separate_launch(launch), notes
 
 
 def _render_claude(key: str, launch: Launch):
-    if launch.kind == "download":
-        return None, None, []
     notes = []
     if launch.kind == "stdio":
         entry = {"command": launch.command, "args": launch.args}
@@ -502,7 +568,7 @@ def _separate_launch(launch: Launch) -> dict | None:
 
 def _input_for_client(client: str, item: Input) -> dict:
     data = item.as_dict()
-    data["reference"] = "${env:" + _env_name(item.id) + "}" if client == "cursor" else "${input:" + item.id + "}"
+    data["reference"] = _REFERENCE_FOR[client](item.id)
     return data
 
 
@@ -510,15 +576,16 @@ def _env_name(input_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", input_id).strip("_").upper() or "VALUE"
 
 
-def _as_env(value, names: dict[str, str]):
-    """Rewrite `${input:id}` references as Cursor's `${env:NAME}`, through lists and dicts."""
-    if isinstance(value, str):
-        return _INPUT_REFERENCE.sub(lambda m: "${env:" + names.get(m.group(1), _env_name(m.group(1))) + "}", value)
-    if isinstance(value, list):
-        return [_as_env(item, names) for item in value]
-    if isinstance(value, dict):
-        return {k: _as_env(v, names) for k, v in value.items()}
-    return value
+def _input_reference(input_id: str) -> str:
+    return "${input:" + input_id + "}"
+
+
+def _env_reference(input_id: str) -> str:
+    """Cursor's config interpolation, read from the environment Cursor runs in."""
+    return "${env:" + _env_name(input_id) + "}"
+
+
+_REFERENCE_FOR = {"vscode": _input_reference, "claude-desktop": _input_reference, "cursor": _env_reference}
 
 
 # --- Helpers -------------------------------------------------------------------

@@ -94,7 +94,7 @@ class PolicyForm(forms.ModelForm):
     registry_type = forms.ChoiceField(
         required=False,
         choices=[("", "any")] + [(kind, kind) for kind in REGISTRY_TYPES],
-        help_text="Match servers shipping a package of this type.",
+        help_text="Match servers shipping a package of this type; an approve rule needs every package to be of it.",
     )
 
     class Meta:

@@ -51,9 +51,13 @@ class Policy(models.Model):
     enabled = models.BooleanField(default=True)
     name_glob = models.CharField(max_length=200, blank=True, help_text="e.g. io.github.acme-corp/*")
     registry_type = models.CharField(max_length=20, blank=True, help_text="npm, pypi, oci, nuget or mcpb")
-    identifier_glob = models.CharField(max_length=255, blank=True, help_text="package identifier, e.g. @acme/*")
+    identifier_glob = models.CharField(max_length=255, blank=True,
+                                       help_text="package identifier, e.g. @acme/*. An approve rule needs every "
+                                                 "package to match; block and leave-pending need one.")
     remote_host = models.CharField(max_length=255, blank=True,
-                                   help_text="remote URL host or host glob, e.g. mcp.acme.com or *.acme.com")
+                                   help_text="remote URL host or host glob, e.g. mcp.acme.com or *.acme.com. An "
+                                             "approve rule needs every remote to match; block and leave-pending "
+                                             "need one.")
     effect = models.CharField(max_length=16, choices=PolicyEffect.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

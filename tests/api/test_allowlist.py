@@ -40,12 +40,24 @@ def test_vscode_policy_matchers(approved_set):
     assert matchers == [
         {"serverName": "io.github.acme/tides"},
         {"serverName": "io.github.acme/weather"},
-        {"serverUrl": "https://*.mcp.example.com/mcp"},
         {"serverCommand": ["npx", "-y", "@test/tides@1.0.0"]},
         {"serverCommand": ["npx", "-y", "@acme/weather@1.0.0"]},
     ]
     # Exactly one matching field per entry, as VS Code requires.
     assert all(len(m) == 1 for m in matchers)
+
+
+def test_only_path_and_query_variables_become_wildcards():
+    urls = ["https://mcp.example.com/{tenant}/mcp?region={region}", "https://*/*", "https://{host}/mcp",
+            "https://mcp.example.com:{port}/mcp", "https://{user}@mcp.example.com/mcp", "https://mcp.example.com/*"]
+    make_server("io.github.acme/weather", extra={"packages": [], "remotes": [
+        {"type": "streamable-http", "url": url, "variables": {"tenant": {}, "region": {}, "host": {}, "port": {},
+                                                              "user": {}}} for url in urls]})
+    assert build("vscode-policy")["chat.mcp.allowedServers"] == [
+        {"serverName": "io.github.acme/weather"},
+        {"serverUrl": "https://mcp.example.com/*/mcp?region=*"},
+    ]
+    assert [r["url"] for r in build("json")["servers"][0]["remotes"]] == urls
 
 
 def test_copilot_managed_settings_has_the_same_matchers(approved_set):

@@ -22,8 +22,11 @@ def document(name="io.github.acme/tool", packages=None, remotes=None):
 NPM_ACME = {"registryType": "npm", "identifier": "@acme/tool", "version": "1.0.0", "transport": {"type": "stdio"}}
 PYPI_OTHER = {"registryType": "pypi", "identifier": "other-tool", "version": "1.0.0", "transport": {"type": "stdio"}}
 REMOTE = {"type": "streamable-http", "url": "https://MCP.acme.com:8443/mcp"}
+EVIL_REMOTE = {"type": "streamable-http", "url": "https://evil.example/mcp"}
+NPM_EVIL = {"registryType": "npm", "identifier": "evil-pkg", "version": "1.0.0", "transport": {"type": "stdio"}}
 
 
+@pytest.mark.parametrize("effect", [PolicyEffect.BLOCK, PolicyEffect.PENDING])
 @pytest.mark.parametrize("rule, matches", [
     (dict(), True),
     (dict(name_glob="io.github.acme/*"), True),
@@ -39,9 +42,40 @@ REMOTE = {"type": "streamable-http", "url": "https://MCP.acme.com:8443/mcp"}
     (dict(remote_host="acme.com"), False),
     (dict(name_glob="io.github.acme/*", registry_type="npm", remote_host="evil.com"), False),  # all must match
 ])
-def test_rule_matching(rule, matches):
+def test_rule_matching(rule, matches, effect):
     subject = document(packages=[NPM_ACME, PYPI_OTHER], remotes=[REMOTE])
-    assert policy_matches(Policy(name="r", effect="approve", **rule), subject) is matches
+    assert policy_matches(Policy(name="r", effect=effect, **rule), subject) is matches
+
+
+@pytest.mark.parametrize("rule, packages, remotes, approves, blocks", [
+    (dict(remote_host="*.acme.com"), [], [REMOTE], True, True),
+    (dict(remote_host="*.acme.com"), [], [REMOTE, EVIL_REMOTE], False, True),
+    (dict(remote_host="*.acme.com"), [NPM_ACME], [], False, False),
+    (dict(registry_type="npm", identifier_glob="@acme/*"), [NPM_ACME], [], True, True),
+    (dict(registry_type="npm", identifier_glob="@acme/*"), [NPM_ACME, NPM_EVIL], [], False, True),
+    (dict(registry_type="npm"), [NPM_ACME, PYPI_OTHER], [], False, True),
+    (dict(identifier_glob="*"), [], [REMOTE], False, False),
+    (dict(name_glob="io.github.acme/*"), [NPM_EVIL], [EVIL_REMOTE], True, True),  # no package or host matcher
+])
+def test_approve_needs_every_package_and_remote_to_match_block_needs_one(rule, packages, remotes, approves, blocks):
+    subject = document(packages=packages, remotes=remotes)
+    assert policy_matches(Policy(name="r", effect=PolicyEffect.APPROVE, **rule), subject) is approves
+    assert policy_matches(Policy(name="r", effect=PolicyEffect.BLOCK, **rule), subject) is blocks
+
+
+@pytest.mark.parametrize("url", [
+    "https://evil.example\\@mcp.acme.com/mcp",
+    "https://evil.example@mcp.acme.com/mcp",
+    "https://evil.example%2F.mcp.acme.com/mcp",
+    "https://evil.example\x00.mcp.acme.com/mcp",
+    "https://evil.example .mcp.acme.com/mcp",
+    "https://evil.example\t.mcp.acme.com/mcp",
+    " https://mcp.acme.com/mcp",
+])
+def test_a_remote_url_parsers_could_read_differently_never_matches_an_approve_rule(url):
+    subject = document(packages=[], remotes=[{"type": "streamable-http", "url": url}])
+    assert not policy_matches(Policy(name="r", effect=PolicyEffect.APPROVE, remote_host="*.acme.com"), subject)
+    assert policy_matches(Policy(name="r", effect=PolicyEffect.BLOCK, remote_host="evil.example"), subject)
 
 
 @pytest.mark.parametrize("garbage", [
@@ -117,6 +151,16 @@ def test_approve_rule_under_reviewed_default_approves_the_discovered_versions(se
         ("version_approved", "policy:acme", "io.github.acme/tool", "1.1.0"),
     ]
     assert Listing.objects.filter(is_served=True).count() == 2
+
+
+def test_an_approve_rule_leaves_a_server_with_one_foreign_remote_pending():
+    Policy.objects.create(name="acme-hosts", remote_host="*.acme.com", effect=PolicyEffect.APPROVE)
+    mixed = mirrored("io.github.other/mixed", remotes=[REMOTE, EVIL_REMOTE])
+    acme = mirrored("io.github.other/acme-only", remotes=[REMOTE])
+
+    sync_page(mixed, acme)
+
+    assert [server_state(s) for s in (mixed, acme)] == ["pending", "approved"]
 
 
 def test_new_version_of_an_existing_server_gets_the_rule_at_version_level(settings):
