@@ -1,7 +1,8 @@
 """HTTP behaviour shared by every `/v0.1` and `/v0` response, wherever the API is mounted.
 
-CORS on everything (errors and redirects included), 204 preflights, 400 for NUL bytes, problem+json
-instead of Django's HTML 404/500 pages, and a strong ETag with `If-None-Match` → 304 on every 200.
+CORS on everything (errors and redirects included), 204 preflights, 400 for NUL bytes, repeated slashes
+read as one, problem+json instead of Django's HTML 404/500 pages, and a strong ETag with
+`If-None-Match` → 304 on every 200.
 
 The middleware also serves the registry API itself, the way WhiteNoise serves static files: an API
 request goes through `SecurityMiddleware` and the `ALLOWED_HOSTS` check, then straight to its view,
@@ -26,6 +27,7 @@ from api.errors import ENDPOINT_NOT_FOUND, PROBLEM_CONTENT_TYPE, problem_respons
 from api.views import RegistryApi
 
 API_PATH = re.compile(r"(?:^|/)v0(?:\.1)?(?:/|$)")
+REPEATED_SLASHES = re.compile(r"//+")
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, OPTIONS",
@@ -51,6 +53,8 @@ class RegistryApiMiddleware:
             response = HttpResponse(status=204)
             response["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
             return response
+        # A base URL configured with a trailing `/` yields `//v0.1/…`; a server name never holds `//`.
+        request.path_info = REPEATED_SLASHES.sub("/", request.path_info)
         try:
             request.resolver_match = resolve(request.path_info)
         except Resolver404:
@@ -74,10 +78,11 @@ class RegistryApiMiddleware:
         cache_control = f"public, max-age={settings.REGISTRY_CACHE_MAX_AGE}"
         wanted = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
         if request.method in ("GET", "HEAD") and ("*" in wanted or etag in wanted):
-            response = HttpResponseNotModified()
+            response = HttpResponseNotModified()  # no Content-Length: RFC 9110 §8.6 allows only the 200's
+        else:
+            response["Content-Length"] = str(len(response.content))
         response["ETag"] = etag
         response["Cache-Control"] = cache_control
-        response["Content-Length"] = str(len(response.content))
         return response
 
     @staticmethod

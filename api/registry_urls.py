@@ -1,7 +1,10 @@
 """The registry API under `v0.1/` and `v0/`, relative so it works under any mount prefix.
 
-`{serverName}` may arrive with a raw `/` (Django decodes `%2F` before routing), so the name is a
-greedy catch-all and the path splits on its LAST `/versions/`. A trailing slash is tolerated.
+`{serverName}` may arrive with a raw `/` (Django decodes `%2F` before routing). A server name holds
+exactly one `/` (server.json `name`), so it is two raw segments, or one that still carries the `/` as
+`%2F` (double-encoded). The path splits on the last `/versions/` that leaves such a name:
+`io.github.acme/versions/versions` lists `io.github.acme/versions` rather than asking `io.github.acme`
+for a version named `versions`. A trailing slash is tolerated.
 """
 
 from django.urls import path, re_path
@@ -9,10 +12,12 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from api import views
 
+SERVER_NAME = r"(?P<serverName>[^/]+/[^/]+|[^/]*%2[Ff][^/]*)"
+
 API_ROUTES = [
     (r"servers", views.ServerListApi, "servers"),
-    (r"servers/(?P<serverName>.+)/versions/(?P<version>[^/]+)", views.ServerVersionApi, "server-version"),
-    (r"servers/(?P<serverName>.+)/versions", views.ServerVersionsApi, "server-versions"),
+    (rf"servers/{SERVER_NAME}/versions/(?P<version>[^/]+)", views.ServerVersionApi, "server-version"),
+    (rf"servers/{SERVER_NAME}/versions", views.ServerVersionsApi, "server-versions"),
     (r"health", views.HealthApi, "health"),
     (r"ping", views.PingApi, "ping"),
     (r"version", views.VersionApi, "version"),

@@ -15,13 +15,14 @@ def compact_json(value) -> str:
 def _official_block(row: tuple) -> str:
     (_, _, is_served, is_latest, updated_at, withdrawn_at, _, _,
      status_changed_at, published_at, status_message) = row
+    latest = "true" if is_latest else "false"
     if is_served:
         return (f'{{"status":"active","statusChangedAt":"{status_changed_at}","publishedAt":"{published_at}",'
-                f'"updatedAt":"{updated_at}","isLatest":{"true" if is_latest else "false"}}}')
+                f'"updatedAt":"{updated_at}","isLatest":{latest}}}')
     # A tombstone: withdrawn from this registry (blocked, un-approved or no longer active upstream).
     message = f',"statusMessage":{compact_json(status_message[:STATUS_MESSAGE_MAX])}' if status_message else ""
     return (f'{{"status":"deleted","statusChangedAt":"{withdrawn_at}","publishedAt":"{published_at}",'
-            f'"updatedAt":"{updated_at}","isLatest":false{message}}}')
+            f'"updatedAt":"{updated_at}","isLatest":{latest}{message}}}')
 
 
 def entry_json(row: tuple, *, namespace_key: str | None = None) -> str:

@@ -88,9 +88,10 @@ def listing_versions(*, name: str, include_tombstones: bool) -> list[tuple]:
 
 
 def listing_lookup(*, name: str, version: str, include_tombstones: bool) -> tuple | None:
-    """One entry by exact version, or the latest served one for `latest`."""
+    """One entry by exact version, or the one flagged latest for `latest`."""
     if version == "latest":
-        rows = _fetch(f"{_SELECT} WHERE l.is_served AND l.is_latest AND l.name = %s LIMIT 1", [name])
+        rows = _fetch(f"{_SELECT} WHERE {_visible(include_tombstones=include_tombstones)} AND l.is_latest "
+                      "AND l.name = %s LIMIT 1", [name])
     else:
         rows = _fetch(
             f"{_SELECT} WHERE {_visible(include_tombstones=include_tombstones)} AND l.name = %s "

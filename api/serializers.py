@@ -14,6 +14,7 @@ from api.errors import INCLUDE_DELETED_CONFLICT, INVALID_UPDATED_SINCE, Problem,
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 100
 _EXCESS_FRACTION = re.compile(r"(\.\d{6})\d+")
+_GO_INTEGER = re.compile(r"[+-]?[0-9]+")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 # Parameters whose errors are 400 upstream; everything else a client gets wrong is a 422.
 _BAD_REQUEST_DETAILS = {"updated_since": INVALID_UPDATED_SINCE, "cursor": "Invalid cursor"}
@@ -41,6 +42,22 @@ class Rfc3339Field(serializers.Field):
         return value.isoformat()
 
     default_error_messages = {"invalid": "expected RFC3339 date-time"}
+
+
+class GoIntegerField(serializers.IntegerField):
+    """An integer as upstream parses it (Go `strconv.ParseInt`): no fraction (`1.0`), no spaces (`%201`)."""
+
+    def to_internal_value(self, data):
+        if not _GO_INTEGER.fullmatch(str(data)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class GoBooleanField(serializers.BooleanField):
+    """A boolean as upstream parses it (Go `strconv.ParseBool`): no `yes`, `on`, `y` and the like."""
+
+    TRUE_VALUES = {"1", "t", "T", "TRUE", "true", "True"}
+    FALSE_VALUES = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 class _QuerySerializer(serializers.Serializer):
@@ -73,7 +90,7 @@ class _QuerySerializer(serializers.Serializer):
 
 
 class IncludeDeletedQuerySerializer(_QuerySerializer):
-    include_deleted = serializers.BooleanField(
+    include_deleted = GoBooleanField(
         required=False, default=False,
         help_text="Also return versions withdrawn from this registry, as `deleted` tombstones.",
     )
@@ -86,7 +103,7 @@ class ServerListQuerySerializer(_QuerySerializer):
         help_text="`metadata.nextCursor` of the previous page, raw or percent-encoded. It carries the first "
                   "page's `search`, `version`, `updated_since` and `include_deleted`, which win over the query.",
     )
-    limit = serializers.IntegerField(
+    limit = GoIntegerField(
         required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT,
         help_text="Page size.",
     )
@@ -101,9 +118,10 @@ class ServerListQuerySerializer(_QuerySerializer):
     )
     version = serializers.CharField(
         required=False, allow_blank=True, max_length=255,
-        help_text="`latest` for one entry per server (its latest served version), or an exact version.",
+        help_text="`latest` for one entry per server (its latest served version or, with tombstones included "
+                  "and none served, its latest tombstone), or an exact version.",
     )
-    include_deleted = serializers.BooleanField(
+    include_deleted = GoBooleanField(
         required=False,
         help_text="Also return versions withdrawn from this registry as `deleted` tombstones "
                   "(always on with `updated_since`; `false` with it is a 400).",

@@ -103,7 +103,8 @@ class ServerVersionsApi(RegistryApi):
 class ServerVersionApi(RegistryApi):
     @extend_schema(
         operation_id="getServerVersion", tags=["servers"], summary="Get one served version of a server",
-        description="`latest` is the latest among the versions this registry serves.",
+        description="`latest` is the latest among the versions this registry serves; with `include_deleted=true` "
+                    "and none served, the latest of its `deleted` tombstones.",
         parameters=[SERVER_NAME, VERSION, IncludeDeletedQuerySerializer],
         responses={200: OpenApiResponse(ref("ServerResponse"), description="The server version"), **_LOOKUP_ERRORS},
     )

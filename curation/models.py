@@ -107,9 +107,11 @@ class Listing(models.Model):
     name = models.CharField(max_length=200, db_collation="C")
     version_string = models.CharField(max_length=255, db_collation="C")
     is_served = models.BooleanField(default=False)
-    # Latest among the served versions of the name (not upstream's latest).
+    # Latest among the served versions of the name (not upstream's latest); while none is served, the
+    # latest of its tombstones keeps it, as upstream's highest deleted version does.
     is_latest = models.BooleanField(default=False)
-    # When this entry last changed in this registry; a withdrawn entry's withdrawal time.
+    # When this entry last changed in this registry (database clock, in commit order); a withdrawn
+    # entry's withdrawal time.
     updated_at = models.DateTimeField()
     # Set while a once-served version is withdrawn; served as a `deleted` tombstone.
     withdrawn_at = models.DateTimeField(null=True, blank=True)

@@ -4,7 +4,9 @@ Each service locks the server's `ServerCuration` row first (SELECT … FOR UPDAT
 order when there are several), so concurrent curators and the sync take turns per server: the
 second one re-reads the state the first one left, no audit event is lost, and the served
 projection (`listing_refresh`) is always computed from committed decisions. The row, its audit
-event and the projection change in one transaction.
+event and the projection change in one transaction. The projection is written last: its one
+advisory lock (`_listing_stamp`), which puts `updated_at` stamps in commit order, is always taken
+after the row locks and held only until commit.
 """
 
 import json
@@ -36,7 +38,7 @@ from curation.meta import REGISTRY_FACT_KEYS, meta_validate
 from curation.models import AuditEvent, Listing, Policy, ServerCuration, VersionCuration
 from curation.policies import policies_enabled, policy_first_match
 from curation.selectors import served_versions
-from mirror.choices import UpstreamEventKind
+from mirror.choices import UpstreamEventKind, UpstreamStatus
 from mirror.models import Server, ServerVersion, UpstreamEvent
 from mirror.services import rows_copy
 from mirror.versioning import pick_latest
@@ -555,18 +557,22 @@ def _org_meta(server: _ServerDecision | None, version: _VersionDecision | None) 
     return meta
 
 
+# pg_advisory_xact_lock key that orders the projection's `updated_at` stamps ("listings" as a big-endian integer).
+LISTING_STAMP_LOCK_KEY = int.from_bytes(b"listings", "big")
+
+
 @transaction.atomic
 def listing_refresh(*, server_ids: Iterable[int]) -> int:
     """Recompute the served projection for these servers; return how many listings changed.
 
     An entry's `updated_at` moves whenever what the API would serve for it changes
     (served or not, latest or not, org metadata, upstream content or status), so
-    `updated_since` consumers see approvals, blocks and withdrawals.
+    `updated_since` consumers see approvals, blocks and withdrawals. Callers lock the servers'
+    curation rows first, and make this their transaction's last write (see `_listing_stamp`).
     """
     ids = sorted(set(server_ids))
     if not ids:
         return 0
-    now = timezone.now()
     # One table per query, each by primary or foreign key: while a first sync fills the tables faster
     # than autovacuum analyses them, joins get planned as hash joins over whole tables.
     sources = list(map(_ListingSource._make, ServerVersion.objects.filter(server_id__any=ids)
@@ -579,41 +585,75 @@ def listing_refresh(*, server_ids: Iterable[int]) -> int:
                          .filter(pk__any=version_ids).values_list("pk", *_VersionDecision._fields)}
     served_ids = set(served_versions().filter(server_id__any=ids).values_list("id", flat=True))
     existing = {listing.version_id: listing for listing in Listing.objects.filter(pk__any=version_ids)}
+    latest_ids = _latest_listed(sources, served_ids=served_ids, existing=existing)
 
-    served_by_server = defaultdict(list)
-    for source in sources:
-        if source.id in served_ids:
-            served_by_server[source.server_id].append(source)
-    latest_ids = {latest.id for latest in (pick_latest(vs) for vs in served_by_server.values()) if latest}
-
-    to_create, to_update = [], []
+    to_create, to_update, withdrawing = [], [], []
     for source in sources:
         is_served = source.id in served_ids
         is_latest = source.id in latest_ids
         org_meta = _org_meta(server_decisions.get(source.server_id), version_decisions.get(source.id))
         listing = existing.get(source.id)
         if listing is None:
-            to_create.append((source.id, names[source.server_id], source.version, is_served, is_latest, now, None,
+            to_create.append((source.id, names[source.server_id], source.version, is_served, is_latest,
                               json.dumps(org_meta)))
             continue
         moved = (listing.is_served, listing.is_latest, listing.org_meta) != (is_served, is_latest, org_meta)
         if not moved and source.changed_at <= listing.updated_at:
             continue
         if listing.is_served and not is_served:
-            listing.withdrawn_at = now
+            withdrawing.append(listing)
         elif is_served:
             listing.withdrawn_at = None
-        listing.is_served, listing.is_latest, listing.org_meta, listing.updated_at = is_served, is_latest, org_meta, now
+        listing.is_served, listing.is_latest, listing.org_meta = is_served, is_latest, org_meta
         to_update.append(listing)
+    if not (to_create or to_update):
+        return 0
 
+    stamp = _listing_stamp()
+    for listing in to_update:
+        listing.updated_at = stamp
+    for listing in withdrawing:
+        listing.withdrawn_at = stamp
     # COPY fails on a concurrently inserted listing, as the plain INSERT it replaces did.
-    rows_copy(model=Listing, columns=LISTING_COLUMNS, rows=to_create)
+    rows_copy(model=Listing, columns=LISTING_COLUMNS, rows=[(*row, stamp, None) for row in to_create])
     _listings_update(to_update)
     return len(to_create) + len(to_update)
 
 
-LISTING_COLUMNS = ("version_id", "name", "version_string", "is_served", "is_latest", "updated_at", "withdrawn_at",
-                   "org_meta")
+def _latest_listed(sources: list[_ListingSource], *, served_ids: set[int], existing: dict[int, Listing]) -> set[int]:
+    """Upstream's `isLatest` rule over what the API shows with `include_deleted`: the latest served
+    version of each server or, when none is served, the latest of its tombstones."""
+    shown_by_server = defaultdict(list)
+    for source in sources:
+        listing = existing.get(source.id)
+        if source.id in served_ids:
+            shown_by_server[source.server_id].append(source._replace(status=UpstreamStatus.ACTIVE))
+        elif listing is not None and (listing.is_served or listing.withdrawn_at is not None):
+            shown_by_server[source.server_id].append(source._replace(status=UpstreamStatus.DELETED))
+    return {pick_latest(shown, deleted_status=UpstreamStatus.DELETED).id for shown in shown_by_server.values()}
+
+
+def _listing_stamp() -> datetime:
+    """The `updated_at` of this transaction's listing changes, in commit order.
+
+    A client pulls with `updated_since` set to the highest `updatedAt` it has seen, so no change may
+    become visible with a stamp below one already visible. The advisory lock, held until commit,
+    lets one stamping transaction at a time through: each is stamped after the previous one
+    committed, from the database's clock (one clock whatever host runs the transaction), and always
+    past every stamp already committed. Every caller holds its servers' curation row locks before
+    getting here, and after it only writes those servers' listings, which no transaction waiting
+    for this lock has touched: waiting for it never closes a cycle.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LISTING_STAMP_LOCK_KEY])
+        # A statement of its own: its snapshot must include the commit the lock waited for.
+        cursor.execute(f"SELECT greatest(clock_timestamp(), max(updated_at) + interval '1 microsecond') "
+                       f"FROM {Listing._meta.db_table}")
+        return cursor.fetchone()[0]
+
+
+LISTING_COLUMNS = ("version_id", "name", "version_string", "is_served", "is_latest", "org_meta", "updated_at",
+                   "withdrawn_at")
 
 
 LISTING_UPDATE_SQL = """

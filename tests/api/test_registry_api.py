@@ -1,6 +1,6 @@
 import re
 from datetime import datetime, timedelta, timezone as dt_timezone
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from django.db import connection
@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from api.cursors import Cursor, ListFilters, cursor_decode, cursor_encode
 from curation.choices import CurationState, VersionPolicy
-from curation.models import Listing
+from curation.models import Listing, VersionCuration
+from curation.services import listing_refresh
 from mirror.choices import UpstreamStatus
 from mirror.models import ServerVersion
 from tests.api.registry_helpers import OFFICIAL, body, make_server, path_name, served_pairs, set_server_state, walk
@@ -236,11 +237,11 @@ def test_default_limit_is_30(client):
     assert page["metadata"]["count"] == 30 and "nextCursor" in page["metadata"]
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5"])
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5", "1.0", "%201", "1%20", "1_0", "%D9%A1"])
 def test_bad_limit_is_422_with_the_parameter_error(client, limit):
     problem = assert_problem(client.get(f"/v0.1/servers?limit={limit}"), 422, "validation failed")
     assert problem["errors"][0]["location"] == "query.limit"
-    assert problem["errors"][0]["value"] == limit
+    assert problem["errors"][0]["value"] == unquote(limit)
 
 
 # --- updated_since, include_deleted and tombstones -----------------------------------------------
@@ -281,10 +282,25 @@ def test_include_deleted_false_with_updated_since_is_400(client):
 
 @pytest.mark.parametrize("url", ["/v0.1/servers?include_deleted=maybe",
                                  f"/v0.1/servers/{path_name(WEATHER)}/versions?include_deleted=2",
-                                 f"/v0.1/servers/{path_name(WEATHER)}/versions/latest?include_deleted=x"])
+                                 f"/v0.1/servers/{path_name(WEATHER)}/versions/latest?include_deleted=x",
+                                 "/v0.1/servers?include_deleted=yes", "/v0.1/servers?include_deleted=on",
+                                 f"/v0.1/servers/{path_name(WEATHER)}/versions?include_deleted=Y",
+                                 f"/v0.1/servers/{path_name(WEATHER)}/versions/latest?include_deleted=off"])
 def test_non_boolean_include_deleted_is_422(client, url):
     problem = assert_problem(client.get(url), 422)
     assert problem["errors"][0]["location"] == "query.include_deleted"
+
+
+@pytest.mark.parametrize("value, tombstones", [
+    *((value, True) for value in ("1", "t", "T", "TRUE", "true", "True")),
+    *((value, False) for value in ("0", "f", "F", "FALSE", "false", "False")),
+])
+def test_include_deleted_takes_what_go_parses_as_a_boolean(client, value, tombstones):
+    set_server_state(make_server(WEATHER), CurationState.BLOCKED)
+
+    assert len(body(client.get(f"/v0.1/servers?include_deleted={value}"))["servers"]) == tombstones
+    lookup = client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions/1.0.0?include_deleted={value}")
+    assert lookup.status_code == (200 if tombstones else 404)
 
 
 def test_withdrawn_versions_are_tombstones_only_for_incremental_consumers(client):
@@ -296,7 +312,7 @@ def test_withdrawn_versions_are_tombstones_only_for_incremental_consumers(client
     assert body(client.get("/v0.1/servers"))["servers"] == []
     assert body(client.get("/v0.1/servers?include_deleted=false"))["servers"] == []
     assert_problem(client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions"), 404)
-    assert_problem(client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions/latest?include_deleted=true"), 404)
+    assert_problem(client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions/latest"), 404)
     since = before.isoformat().replace("+", "%2B")
     for url in (f"/v0.1/servers?updated_since={since}", "/v0.1/servers?include_deleted=true",
                 f"/v0.1/servers/{path_name(WEATHER)}/versions?include_deleted=true"):
@@ -304,11 +320,57 @@ def test_withdrawn_versions_are_tombstones_only_for_incremental_consumers(client
         assert sorted(e["server"]["version"] for e in entries) == ["1.0.0", "2.0.0"]
         for entry in entries:
             official = entry["_meta"][OFFICIAL]
-            assert official["status"] == "deleted" and official["isLatest"] is False
+            assert official["status"] == "deleted"
             assert official["updatedAt"] == official["statusChangedAt"]
             assert datetime.fromisoformat(official["updatedAt"]) == withdrawn_at
     tombstone = client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions/1.0.0?include_deleted=true")
     assert body(tombstone)["_meta"][OFFICIAL]["status"] == "deleted"
+
+
+def test_when_every_version_is_withdrawn_the_latest_tombstone_keeps_is_latest(client):
+    server = make_server(WEATHER, ("1.0.0", "2.0.0", "1.5.0"))
+    make_server("io.github.acme/other", ("3.0.0",))
+    set_server_state(server, CurationState.BLOCKED)
+    latest_url = f"/v0.1/servers/{path_name(WEATHER)}/versions/latest"
+
+    latest = body(client.get(f"{latest_url}?include_deleted=true"))
+    versions = body(client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions?include_deleted=true"))["servers"]
+    one_per_server = body(client.get("/v0.1/servers?version=latest&include_deleted=true"))["servers"]
+
+    assert (latest["server"]["version"], latest["_meta"][OFFICIAL]["status"]) == ("2.0.0", "deleted")
+    assert latest["_meta"][OFFICIAL]["isLatest"] is True
+    assert [(e["server"]["version"], e["_meta"][OFFICIAL]["isLatest"]) for e in versions] == [
+        ("1.5.0", False), ("2.0.0", True), ("1.0.0", False)]
+    assert served_pairs([{"servers": one_per_server}]) == [("io.github.acme/other", "3.0.0"), (WEATHER, "2.0.0")]
+    assert_problem(client.get(latest_url), 404)
+    assert served_pairs([body(client.get("/v0.1/servers?version=latest"))]) == [("io.github.acme/other", "3.0.0")]
+
+
+def test_a_tombstone_is_not_latest_while_a_version_is_served(client):
+    server = make_server(WEATHER, ("1.0.0", "2.0.0"))
+    VersionCuration.objects.create(version=server.versions.get(version="2.0.0"), state=CurationState.BLOCKED)
+    listing_refresh(server_ids=[server.id])
+
+    entries = body(client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions?include_deleted=true"))["servers"]
+    latest = body(client.get(f"/v0.1/servers/{path_name(WEATHER)}/versions/latest?include_deleted=true"))
+
+    assert [(e["server"]["version"], e["_meta"][OFFICIAL]["status"], e["_meta"][OFFICIAL]["isLatest"])
+            for e in entries] == [("2.0.0", "deleted", False), ("1.0.0", "active", True)]
+    assert latest["server"]["version"] == "1.0.0"
+
+
+def test_the_latest_flag_moving_onto_a_tombstone_reaches_incremental_consumers(client):
+    server = make_server(WEATHER, ("1.0.0", "2.0.0"))
+    VersionCuration.objects.create(version=server.versions.get(version="2.0.0"), state=CurationState.BLOCKED)
+    listing_refresh(server_ids=[server.id])
+    mark = max(entry["_meta"][OFFICIAL]["updatedAt"]
+               for entry in body(client.get("/v0.1/servers?include_deleted=true"))["servers"])
+
+    set_server_state(server, CurationState.BLOCKED)
+
+    changed = body(client.get(f"/v0.1/servers?updated_since={mark}"))["servers"]
+    assert [(e["server"]["version"], e["_meta"][OFFICIAL]["isLatest"]) for e in changed] == [
+        ("1.0.0", False), ("2.0.0", True)]
 
 
 def test_never_served_versions_have_no_tombstone(client):
@@ -322,7 +384,6 @@ def test_upstream_deletion_of_a_served_version_becomes_a_tombstone_with_its_mess
     server = make_server(WEATHER, ("1.0.0", "2.0.0"))
     ServerVersion.objects.filter(server=server, version="2.0.0").update(
         status=UpstreamStatus.DELETED, status_message="malware", changed_at=timezone.now())
-    from curation.services import listing_refresh
     listing_refresh(server_ids=[server.id])
 
     entries = body(client.get("/v0.1/servers?include_deleted=true"))["servers"]
@@ -352,8 +413,49 @@ def test_names_and_versions_resolve_however_encoded(client, name_in_path, suffix
     assert entry["server"]["name"] == WEATHER and entry["server"]["version"] == "1.0.0+b1"
 
 
+@pytest.mark.parametrize("name", ["io.github.acme/versions", WEATHER])
+@pytest.mark.parametrize("encoded", ["%2F", "%252F", "/"])
+def test_the_path_splits_on_the_last_versions_that_leaves_a_server_name(client, name, encoded):
+    make_server(name, ("1.0.0", "versions"))
+    base = f"/v0.1/servers/{name.replace('/', encoded)}/versions"
+
+    for suffix in ("", "/"):
+        listed = body(client.get(f"{base}{suffix}"))["servers"]
+        assert sorted(served_pairs([{"servers": listed}])) == [(name, "1.0.0"), (name, "versions")]
+    for suffix, version in (("/latest", "1.0.0"), ("/versions", "versions"), ("/versions/", "versions"),
+                            ("/1.0.0", "1.0.0")):
+        entry = body(client.get(f"{base}{suffix}"))
+        assert (entry["server"]["name"], entry["server"]["version"]) == (name, version), suffix
+
+
 def test_list_tolerates_a_trailing_slash(client, catalog):
     assert body(client.get("/v0.1/servers/?limit=1"))["metadata"]["count"] == 1
+
+
+def get_path_as_sent(client, path, query=""):
+    """A request for `path` exactly as sent: the test client would read a leading `//` as a host."""
+    return client.get("/", PATH_INFO=unquote(path), QUERY_STRING=query)
+
+
+@pytest.mark.parametrize("path", ["//v0.1/servers", "/v0.1//servers", "//v0/servers/", "///v0.1///servers"])
+def test_repeated_slashes_read_as_one(client, catalog, path):
+    assert body(get_path_as_sent(client, path, "limit=1"))["metadata"]["count"] == 1
+
+
+def test_repeated_slashes_reach_lookups(client, catalog):
+    for path in (f"//v0.1/servers/{path_name(WEATHER)}/versions/latest",
+                 f"/v0.1/servers//{path_name(WEATHER)}//versions//2.0.0/"):
+        assert body(get_path_as_sent(client, path))["server"]["version"] == "2.0.0"
+    assert len(body(get_path_as_sent(client, f"//v0.1/servers/{path_name(WEATHER)}/versions"))["servers"]) == 3
+    assert_problem(get_path_as_sent(client, "//v0.1//nothing"), 404,
+                   "Endpoint not found. See /docs for the API documentation.")
+
+
+@override_settings(ROOT_URLCONF="tests.api.prefixed_urls")
+def test_repeated_slashes_under_a_path_prefix(client, catalog):
+    assert body(get_path_as_sent(client, "/registry//v0.1/servers", "limit=1"))["metadata"]["count"] == 1
+    latest = get_path_as_sent(client, f"/registry//v0.1/servers/{path_name(WEATHER)}/versions/latest")
+    assert body(latest)["server"]["version"] == "2.0.0"
 
 
 def test_name_lookup_is_exact(client, catalog):
@@ -476,9 +578,11 @@ def test_etag_and_conditional_get(client, catalog, settings):
 
     for response in (not_modified, weak):
         assert response.status_code == 304 and response.content == b""
+        assert "Content-Length" not in response  # RFC 9110 §8.6
         assert response["ETag"] == etag
         assert_cors(response)
     assert changed.status_code == 200 and changed["ETag"] == etag
+    assert changed["Content-Length"] == str(len(changed.content))
 
 
 def test_etag_follows_the_body(client, catalog):

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from curation.choices import CurationState, VersionPolicy
 from curation.models import Listing, ServerCuration, VersionCuration
@@ -64,3 +67,17 @@ def test_refresh_without_changes_touches_nothing():
     ServerCuration.objects.create(server=version.server, state=CurationState.APPROVED)
     assert listing_refresh(server_ids=[version.server_id]) == 1
     assert listing_refresh(server_ids=[version.server_id]) == 0
+
+
+def test_a_stamp_always_passes_the_highest_stamp_already_given():
+    """Even behind a clock that went back (or rows stamped by a host whose clock ran ahead)."""
+    ahead = timezone.now() + timedelta(days=1)
+    first, second = ServerVersionFactory(), ServerVersionFactory()
+    for version in (first, second):
+        ServerCuration.objects.create(server=version.server, state=CurationState.APPROVED)
+    listing_refresh(server_ids=[first.server_id])
+    Listing.objects.update(updated_at=ahead)
+
+    listing_refresh(server_ids=[second.server_id])
+
+    assert Listing.objects.get(pk=second.pk).updated_at > ahead

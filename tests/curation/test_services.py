@@ -1,9 +1,14 @@
+import json
 import threading
+import time
+from datetime import datetime
+from urllib.parse import quote
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 
+from api.rendering import OFFICIAL_NAMESPACE
 from curation import services
 from curation.choices import AuditAction, AuditSource, CurationState, PolicyEffect, VersionPolicy
 from curation.models import AuditEvent, Listing, Policy, ServerCuration, VersionCuration
@@ -14,6 +19,7 @@ from tests.curation.curation_support import (
     new_versions_page,
     query_count,
     server_state,
+    status_change,
     user,
     version_state,
 )
@@ -307,3 +313,69 @@ def test_concurrent_curators_never_lose_an_audit_event():
         previous = event.after["state"]
     assert server_state(server) == previous
     assert Listing.objects.get(version__server=server).is_served == (previous == "approved")
+
+
+def _incremental_pull(client, mark: datetime | None) -> tuple[set[tuple[str, str]], datetime | None]:
+    """mcpreg's `incremental_pull`: what changed after the mark, and the new mark (the highest updatedAt seen)."""
+    since = f"&updated_since={quote(mark.isoformat())}" if mark else ""
+    entries = json.loads(client.get(f"/v0.1/servers?include_deleted=true&limit=100{since}").content)["servers"]
+    officials = [(entry["server"]["name"], entry["_meta"][OFFICIAL_NAMESPACE]) for entry in entries]
+    stamps = [datetime.fromisoformat(official["updatedAt"]) for _, official in officials]
+    return {(name, official["status"]) for name, official in officials}, max(stamps, default=mark)
+
+
+def _wait_until_finished_or_waiting_for_a_lock(thread: threading.Thread) -> None:
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted)")
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.01)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_stamped_first_but_committed_last_still_reaches_an_incremental_pull(client):
+    """A sync page refreshes the projection, then commits only after a curator's decision could have
+    committed. A client pulling in between keeps the highest updatedAt it saw as its mark; its next
+    pull must still bring the sync page's change."""
+    synced = mirrored("io.github.acme/synced")
+    services.server_approve(server=synced, reason="r", **CLI)
+    decided = mirrored("io.github.acme/decided")
+    _, mark = _incremental_pull(client, None)
+    page_refreshed, page_may_commit = threading.Event(), threading.Event()
+    errors = []
+
+    def sync_page():
+        try:
+            with transaction.atomic():
+                status_change(synced.versions.get(), "deleted")
+                page_refreshed.set()
+                assert page_may_commit.wait(timeout=30)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            page_refreshed.set()
+            connection.close()
+
+    def decide():
+        try:
+            services.server_approve(server=decided, reason="r", **CLI)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    page, decision = threading.Thread(target=sync_page), threading.Thread(target=decide)
+    page.start()
+    assert page_refreshed.wait(timeout=30)
+    decision.start()
+    _wait_until_finished_or_waiting_for_a_lock(decision)
+    seen, mark = _incremental_pull(client, mark)
+    page_may_commit.set()
+    page.join(timeout=30)
+    decision.join(timeout=30)
+    seen_later, _ = _incremental_pull(client, mark)
+
+    assert errors == []
+    assert {("io.github.acme/synced", "deleted"), ("io.github.acme/decided", "active")} <= seen | seen_later
