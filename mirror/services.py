@@ -176,6 +176,7 @@ def sync_run_execute(
         last_good = selectors.sync_run_last_succeeded(upstream_url=upstream_url)
         incremental = not full and last_good is not None
         run = SyncRun.objects.create(
+            started_at=_database_now(),  # the clock that stamps what it sees, for _missing_flag to compare
             mode=SyncMode.INCREMENTAL if incremental else SyncMode.FULL,
             upstream_url=upstream_url,
             updated_since=last_good.started_at - settings.MIRROR_SAFETY_MARGIN if incremental else None,
@@ -217,6 +218,14 @@ def _asynchronous_commit():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET synchronous_commit")
+
+
+def _database_now() -> datetime:
+    """The database's clock, one for every host: the served projection's stamps are compared with
+    `changed_at`, and a run's start with `last_seen_at`."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
 
 
 def _interrupted_runs_fail() -> None:
@@ -315,7 +324,7 @@ class _Sync:
                 unchanged_ids.append(previous.id)
 
         with transaction.atomic():
-            now = timezone.now()
+            now = _database_now()
             events: list[UpstreamEvent] = []
             # A known server whose entries were all rejected is still upstream: never flag it missing.
             seen_names = {entry.name for entry in entries.values()} | {

@@ -1,10 +1,12 @@
 """Policies and the audit trail through a real sync run, upstream faked at the HTTP boundary (respx)."""
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 import respx
+from django.utils import timezone
 
 from curation.choices import PolicyEffect
 from curation.models import AuditEvent, Listing, Policy
@@ -55,3 +57,23 @@ def test_a_sync_applies_policies_audits_discoveries_and_serves_at_once(upstream)
     assert AuditEvent.objects.filter(action="server_discovered", actor_name="sync").count() == 4
     assert set(AuditEvent.objects.filter(actor_name__startswith="policy:").values_list("actor_name", "action")) == {
         ("policy:acme", "server_approved"), ("policy:no-pypi", "server_blocked")}
+
+
+@pytest.mark.django_db
+def test_a_content_change_moves_updated_at_even_from_a_worker_whose_clock_lags(upstream, monkeypatch):
+    """The projection stamps with the database's clock; the sync's `changed_at` must come from it too."""
+    Policy.objects.create(name="acme", priority=10, name_glob="io.github.acme/*", effect=PolicyEffect.APPROVE)
+    servers = upstream.get(f"{UPSTREAM}/v0.1/servers")
+    servers.mock(return_value=httpx.Response(200, json={"servers": [entry("io.github.acme/tool", "1.0.0")],
+                                                        "metadata": {"count": 1}}))
+    sync_run_execute(full=True, upstream_url=UPSTREAM)
+    stamped = Listing.objects.get().updated_at
+
+    lagging = timezone.now() - timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: lagging)
+    servers.mock(return_value=httpx.Response(200, json={"servers": [
+        entry("io.github.acme/tool", "1.0.0", description="Now with more tools")], "metadata": {"count": 1}}))
+    run = sync_run_execute(full=True, upstream_url=UPSTREAM)
+
+    assert (run.outcome, run.changed) == (SyncOutcome.SUCCEEDED, 1)
+    assert Listing.objects.get().updated_at > stamped

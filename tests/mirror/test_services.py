@@ -553,3 +553,16 @@ def test_a_batch_costs_a_constant_number_of_queries(upstream, signal_calls, djan
         unchanged = sync_run_execute(full=True)
 
     assert (created.created, changed.status_changed, unchanged.unchanged) == (100, 50, 100)
+
+
+def test_a_worker_clock_ahead_of_the_database_flags_nothing_missing(upstream, monkeypatch):
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    ahead = django_timezone.now() + timedelta(hours=1)
+    monkeypatch.setattr(django_timezone, "now", lambda: ahead)
+    monkeypatch.setattr(SyncRun._meta.get_field("started_at"), "_get_default", lambda: ahead)
+
+    run = sync_run_execute(full=True)
+
+    assert run.outcome == SyncOutcome.SUCCEEDED and run.started_at < ahead
+    assert not Server.objects.filter(missing_upstream_since__isnull=False).exists()
