@@ -188,8 +188,8 @@ def sync_run_execute(
         except (UpstreamError, SchemaUnavailable) as exc:
             _run_fail(run, str(exc))
             log.warning("sync_failed", error=run.error)
-        except Exception as exc:  # a bug or a database error: record it on the run, then let it surface
-            _run_fail(run, f"{type(exc).__name__}: {exc}")
+        except BaseException as exc:  # a bug, a database error or an interrupt (Ctrl-C): record it, then let it surface
+            _run_fail(run, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             log.exception("sync_crashed")
             raise
         else:

@@ -46,7 +46,7 @@ class Upstream:
     def _respond(self, request: httpx.Request) -> httpx.Response:
         if self.faults:
             fault = self.faults.popleft()
-            if isinstance(fault, Exception):
+            if isinstance(fault, BaseException):
                 raise fault
             return fault
         status, body = self.registry.respond(dict(request.url.params))

@@ -257,6 +257,19 @@ def test_a_failing_receiver_rolls_the_page_back_and_fails_the_run(upstream, sign
     assert not Server.objects.exists() and not ServerVersion.objects.exists() and run.pages == 0
 
 
+def test_an_interrupt_fails_the_run_at_once_and_holds_the_mark(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.faults.append(KeyboardInterrupt())
+
+    with pytest.raises(KeyboardInterrupt):
+        sync_run_execute()
+
+    run = SyncRun.objects.get()
+    assert (run.outcome, run.error) == (SyncOutcome.FAILED, "failed after 0 committed page(s): KeyboardInterrupt")
+    assert selectors.sync_run_last_succeeded(upstream_url=UPSTREAM) is None
+    assert sync_run_execute().mode == SyncMode.FULL  # the next run starts at once, nothing left `running`
+
+
 # --- Invalid entries ----------------------------------------------------------------------------
 
 
