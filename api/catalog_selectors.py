@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from curation.models import Listing
+from mirror.versioning import semver_key
 
 # The listing columns and version fields the pages read; server_json is never needed here.
 _VERSION_FIELDS = ("version__id", "version__version", "version__document", "version__published_at",
@@ -36,8 +37,14 @@ def catalog_servers(*, search: str = "") -> QuerySet[Listing]:
 
 
 def catalog_server_versions(*, name: str) -> list[Listing]:
-    """Every served version of `name` (newest published first); empty when the name is not served."""
-    return list(_served().filter(name=name).order_by("-version__published_at", "-version_string"))
+    """Every served version of `name`, newest first by upstream's `isLatest` rule (semver precedence, semver
+    before non-semver, then publishedAt); empty when the name is not served."""
+    return sorted(_served().filter(name=name), key=_version_rank, reverse=True)
+
+
+def _version_rank(listing: Listing) -> tuple:
+    semver = semver_key(listing.version_string)
+    return (semver is not None, semver or (), listing.version.published_at, listing.version_string)
 
 
 def served_listing(*, name: str, version: str | None = None) -> Listing | None:

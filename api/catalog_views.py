@@ -27,6 +27,7 @@ from api.errors import Problem, ServerNotFound, query_error
 
 PAGE_SIZE = 24
 MAX_SEARCH_LENGTH = 200
+CLIENT_NAMES = {"vscode": "VS Code", "claude-desktop": "Claude Desktop", "cursor": "Cursor"}
 # Keys the registry itself writes into org_meta; the rest are curators' metadata.
 REGISTRY_META_KEYS = {"curationState", "versionCurationState", "approvedBy", "approvedAt"}
 TEAM_KEYS = ("owningTeam", "owner", "team")
@@ -42,6 +43,9 @@ def registry_base_url(request) -> str:
 
 def catalog_list(request):
     search = request.GET.get("q", "")[:MAX_SEARCH_LENGTH].strip()
+    if "\x00" in search:  # PostgreSQL text cannot hold NUL, so the query would fail
+        return render(request, "catalog/bad_request.html", {"problem": "The search text contains a NUL character."},
+                      status=400)
     page = Paginator(catalog_servers(search=search), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "catalog/list.html", {
         "page": page,
@@ -51,7 +55,7 @@ def catalog_list(request):
 
 
 def catalog_detail(request, name):
-    versions = catalog_server_versions(name=name)
+    versions = catalog_server_versions(name=name) if "\x00" not in name else []
     if not versions:
         return _not_found(request, name)
     wanted = request.GET.get("version") or None
@@ -62,14 +66,7 @@ def catalog_detail(request, name):
     document = _document(current)
     sources = config_sources(document)
     source = _chosen_source(request.GET.get("source"), sources) or default_source(document)
-    configs = []
-    if source:
-        index = {"package_index" if source["type"] == "package" else "remote_index": source["index"]}
-        for client in CLIENTS:
-            config = client_config_build(document=document, client=client, **index).as_dict()
-            config["json"] = json.dumps(config["config"], indent=2, ensure_ascii=False) if config["config"] else ""
-            config["launch_json"] = json.dumps(config["launch"], indent=2, ensure_ascii=False) if config["launch"] else ""
-            configs.append(config)
+    configs = [_client_config(document, client, source) for client in CLIENTS] if source else []
     base_url = registry_base_url(request)
     return render(request, "catalog/detail.html", {
         "card": _card(current),
@@ -81,16 +78,60 @@ def catalog_detail(request, name):
         "repository_url": _http_url((document.get("repository") or {}).get("url")
                                     if isinstance(document.get("repository"), dict) else None),
         "website_url": _http_url(document.get("websiteUrl")),
-        "sources": sources,
-        "source": source,
+        "sources": [_source_view(option) for option in sources],
+        "source": _source_view(source) if source else None,
         "configs": configs,
+        # Whether a source has a config depends on the source alone (a bundle, a refused source): shown once.
+        "unconfigurable": configs[0] if configs and configs[0]["config"] is None else None,
         "base_url": base_url,
-        "vscode_setting": json.dumps({"chat.mcp.gallery.serviceUrl": base_url}, indent=2),
+        "vscode_setting": _visible_json({"chat.mcp.gallery.serviceUrl": base_url}),
     })
 
 
+def _visible_json(value) -> str:
+    """`value` as indented JSON passed through `_visible()`: a parser reads the same JSON, and what is copied
+    is what is shown.
+
+    Outside its strings json.dumps writes only ASCII, and inside them it escapes line breaks, so every
+    character escaped here is inside a string, where `\\uXXXX` means that character.
+    """
+    return _visible(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _visible(text: str) -> str:
+    """`text` with every invisible or direction-changing character (controls, format characters such as
+    U+200B and U+202E, separators other than the space) written as a `\\uXXXX` escape.
+
+    Upstream text shown unescaped could display as something else: a U+202E displays the rest of the
+    line reversed, a U+200B not at all.
+    """
+    return "".join(char if char.isprintable() or char == "\n" else _json_escape(char) for char in text)
+
+
+def _json_escape(char: str) -> str:
+    """`\\uXXXX`, which takes four hex digits: beyond U+FFFF, the UTF-16 surrogate pair, as JSON writes it."""
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _client_config(document: dict, client: str, source: dict) -> dict:
+    index = {"package_index" if source["type"] == "package" else "remote_index": source["index"]}
+    config = client_config_build(document=document, client=client, **index).as_dict()
+    config["client_name"] = CLIENT_NAMES[client]
+    config["json"] = _visible_json(config["config"]) if config["config"] else ""
+    config["launch_json"] = _visible_json(config["launch"]) if config["launch"] else ""
+    return config
+
+
 def _not_found(request, what: str):
-    return render(request, "catalog/not_found.html", {"what": what}, status=404)
+    return render(request, "catalog/not_found.html", {"what": _visible(what)}, status=404)
+
+
+def _source_view(source: dict) -> dict:
+    return {**source, "label": _visible(source["label"])}
 
 
 def _chosen_source(raw: str | None, sources: list[dict]) -> dict | None:
@@ -136,11 +177,11 @@ def _package_view(package: dict) -> dict:
     transport = package.get("transport") if isinstance(package.get("transport"), dict) else {}
     return {
         "registry_type": _text(package.get("registryType")),
-        "identifier": _text(package.get("identifier")),
-        "version": _text(package.get("version")),
+        "identifier": _code(package.get("identifier")),
+        "version": _code(package.get("version")),
         "runtime_hint": _text(package.get("runtimeHint")),
         "transport": _text(transport.get("type")),
-        "transport_url": _text(transport.get("url")),
+        "transport_url": _code(transport.get("url")),
         "sha256": _text(package.get("fileSha256")),
         "environment": [_input_view(item) for item in _dicts(package.get("environmentVariables"))],
         "headers": [_input_view(item) for item in _dicts(transport.get("headers"))],
@@ -153,7 +194,7 @@ def _remote_view(remote: dict) -> dict:
     variables = remote.get("variables") if isinstance(remote.get("variables"), dict) else {}
     return {
         "type": _text(remote.get("type")),
-        "url": _text(remote.get("url")),
+        "url": _code(remote.get("url")),
         "headers": [_input_view(item) for item in _dicts(remote.get("headers"))],
         "variables": [_input_view({"name": key, **value}) for key, value in variables.items()
                       if isinstance(value, dict)],
@@ -162,19 +203,19 @@ def _remote_view(remote: dict) -> dict:
 
 def _input_view(item: dict) -> dict:
     return {
-        "name": _text(item.get("name")),
+        "name": _code(item.get("name")),
         "description": _text(item.get("description")),
         "is_required": bool(item.get("isRequired")),
         "is_secret": bool(item.get("isSecret")),
-        "default": _text(item.get("default")),
+        "default": _code(item.get("default")),
         "fixed": item.get("value") is not None,
-        "choices": [str(c) for c in item.get("choices") or [] if isinstance(item.get("choices"), list)],
+        "choices": [_visible(str(c)) for c in item.get("choices") or [] if isinstance(item.get("choices"), list)],
     }
 
 
 def _argument_view(item: dict) -> dict:
     view = _input_view(item)
-    view["name"] = _text(item.get("name")) or _text(item.get("valueHint")) or _text(item.get("value"))
+    view["name"] = _code(item.get("name")) or _code(item.get("valueHint")) or _code(item.get("value"))
     view["kind"] = _text(item.get("type"))
     view["value"] = _text(item.get("value"))
     view["is_repeated"] = bool(item.get("isRepeated"))
@@ -222,6 +263,12 @@ def _display(value) -> str:
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _code(value) -> str | None:
+    """Upstream text shown as code (a name, identifier, URL or value): prose keeps its bidi marks, code does not."""
+    text = _text(value)
+    return _visible(text) if text else None
 
 
 def _dicts(value) -> list[dict]:

@@ -33,6 +33,10 @@ How each client refers to an input:
 The VS Code entry is keyed by the full registry name: with "registry only" access VS Code and
 GitHub resolve a configured server by that name (CLIENTS.md §5). The other clients key it by the
 name's last segment.
+
+Input ids start with that key, made safe for an id (`io.github.acme_fs-mcp.path` in VS Code,
+`fs-mcp.path` in Claude Desktop, the variable `FS_MCP_PATH` in Cursor), so two servers in one file never
+share an input, and no input lands on a variable the system already uses (`PATH`, `USER`).
 """
 
 import re
@@ -215,10 +219,10 @@ def client_config_build(*, document: dict, client: str, package_index: int | Non
         kind, index = chosen["type"], chosen["index"]
         source = (packages if kind == "package" else remotes)[index]
 
-    reference_for = _REFERENCE_FOR[client]
-    launch = _package_launch(source, reference_for) if kind == "package" else _remote_launch(source, reference_for)
     name = str(document.get("name", ""))
     server_key = name if client == "vscode" else server_key_for(name)
+    inputs = _Inputs(_REFERENCE_FOR[client], id_prefix=_UNSAFE_ID.sub("_", server_key))
+    launch = _package_launch(source, inputs) if kind == "package" else _remote_launch(source, inputs)
     source_info = {"type": kind, "index": index}
     if kind == "package":
         source_info.update(registryType=source.get("registryType"), identifier=source.get("identifier"))
@@ -229,11 +233,10 @@ def client_config_build(*, document: dict, client: str, package_index: int | Non
     else:
         render = {"vscode": _render_vscode, "claude-desktop": _render_claude, "cursor": _render_cursor}[client]
         config, launch_dict, notes = render(server_key, launch)
-    inputs = [_input_for_client(client, item) for item in launch.inputs]
     return ClientConfig(
         client=client, file=CLIENT_FILES[client], server_key=server_key, source=source_info,
-        config=config, inputs=inputs, launch=launch_dict, download=launch.download,
-        notes=launch.notes + notes,
+        config=config, inputs=[_input_for_client(client, item) for item in launch.inputs],
+        launch=launch_dict, download=launch.download, notes=launch.notes + notes,
     )
 
 
@@ -245,34 +248,38 @@ def server_key_for(name: str) -> str:
 
 def package_command(package: dict) -> list[str] | None:
     """The command line that runs a package, inputs left as `${input:id}`; None if it has no command (mcpb)."""
-    launch = _package_launch(package, _input_reference)
+    launch = _package_launch(package, _Inputs(_input_reference))
     return [launch.command, *launch.args] if launch.command else None
 
 
 def is_https_url(url: str) -> bool:
+    """An https URL without spaces or invisible characters (which would make the URL read as another)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme == "https" and bool(parts.netloc) and not any(c.isspace() for c in url)
+    return parts.scheme == "https" and bool(parts.netloc) and url.isprintable() and " " not in url
 
 
 # --- Building the neutral launch -----------------------------------------------
 
 
 class _Inputs:
-    """Collects the inputs of one launch; the same id is declared once.
+    """Collects the inputs of one launch; the same input is declared once, and two inputs never share
+    a reference (Cursor's `token` and `TOKEN` would both read `${env:…_TOKEN}`).
 
     `reference_for` turns an input id into the client's reference to it, so every reference in a
-    config is one made here, never found again by pattern in the finished strings.
+    config is one made here, never found again by pattern in the finished strings. `id_prefix`
+    starts every id.
     """
 
-    def __init__(self, reference_for):
+    def __init__(self, reference_for, *, id_prefix: str = ""):
         self.items: dict[str, Input] = {}
         self.reference_for = reference_for
+        self.id_prefix = f"{id_prefix}." if id_prefix else ""
 
     def reference(self, wanted_id: str, spec: dict, *, required: bool | None = None) -> str:
-        base = _UNSAFE_ID.sub("_", wanted_id).strip("_") or "value"
+        base = self.id_prefix + (_UNSAFE_ID.sub("_", wanted_id).strip("_") or "value")
         candidate = Input(
             id=base,
             description=str(spec.get("description") or spec.get("placeholder") or wanted_id),
@@ -281,8 +288,9 @@ class _Inputs:
             default=_text(spec.get("default")),
             choices=[str(c) for c in _list(spec.get("choices"))] or None,
         )
+        taken = {self.reference_for(item.id): item for item in self.items.values()}
         suffix = 2
-        while candidate.id in self.items and self.items[candidate.id] != candidate:
+        while taken.get(self.reference_for(candidate.id), candidate) != candidate:
             candidate.id = f"{base}_{suffix}"
             suffix += 1
         self.items[candidate.id] = candidate
@@ -389,13 +397,13 @@ def _runtime_for(registry_type: str, hint: str | None = None) -> str | None:
     return _DEFAULT_RUNTIME.get(registry_type)
 
 
-def _package_launch(package: dict, reference_for) -> Launch:
+def _package_launch(package: dict, inputs: _Inputs) -> Launch:
     registry_type = str(package.get("registryType", ""))
     identifier = str(package.get("identifier", ""))
     version = _text(package.get("version"))
     transport = _dict(package.get("transport"))
     hint = _text(package.get("runtimeHint"))
-    inputs, notes, resolved = _Inputs(reference_for), [], {}
+    notes, resolved = [], {}
 
     if _holds_placeholder(package):
         return _refused(_PLACEHOLDER_NOTE.format(what="package"))
@@ -456,10 +464,10 @@ def _package_launch(package: dict, reference_for) -> Launch:
     return launch
 
 
-def _remote_launch(remote: dict, reference_for) -> Launch:
+def _remote_launch(remote: dict, inputs: _Inputs) -> Launch:
     if _holds_placeholder(remote):
         return _refused(_PLACEHOLDER_NOTE.format(what="remote"))
-    inputs, notes = _Inputs(reference_for), []
+    notes = []
     url = _substitute(str(remote.get("url", "")), _dict(remote.get("variables")), inputs)
     headers = _key_values(_list(remote.get("headers")), inputs, notes, "header")
     kind = "sse" if remote.get("type") == "sse" else "http"

@@ -1,5 +1,6 @@
 """End to end in a real headless Chromium: a curator approves a server in the admin, an employee finds it
-in the catalog and copies its VS Code config, then the curator blocks it and it disappears everywhere."""
+in the catalog and copies its VS Code config, then the curator blocks it and it disappears everywhere.
+Also: the catalog fits a phone screen, and a copy button copies exactly what its block shows."""
 
 import json
 from urllib.parse import quote
@@ -90,9 +91,9 @@ def test_curator_approves_employee_configures_curator_blocks(live_server, pendin
     config = json.loads(page.locator("#config-vscode").inner_text())
     assert config["servers"][NAME] == {
         "type": "stdio", "command": "npx", "args": ["-y", "@acme/browser-weather@1.0.0"],
-        "env": {"WEATHER_API_KEY": "${input:WEATHER_API_KEY}"},
+        "env": {"WEATHER_API_KEY": "${input:io.github.acme_browser-weather.WEATHER_API_KEY}"},
     }
-    assert config["inputs"] == [{"type": "promptString", "id": "WEATHER_API_KEY",
+    assert config["inputs"] == [{"type": "promptString", "id": "io.github.acme_browser-weather.WEATHER_API_KEY",
                                  "description": "Weather API key", "password": True}]
     assert page.locator("#base-url").inner_text().strip() == base
     assert page.locator("button.copy[data-copy=config-vscode]").is_visible()
@@ -111,3 +112,41 @@ def test_curator_approves_employee_configures_curator_blocks(live_server, pendin
     assert NAME not in api_names(page, base)
     lookup = page.request.get(f"{base}/v0.1/servers/{quote(NAME, safe='')}/versions/latest")
     assert lookup.status == 404
+
+
+PHONE = {"width": 390, "height": 844}
+LONG_NAME = "io.github.acme/long-lines"
+BIDI_ARGUMENT = "--read-only \u202e; ylno-daer-- \u2066"
+
+
+@pytest.fixture
+def long_lines_server(transactional_db):
+    make_server(LONG_NAME, extra={
+        "title": "T" * 100,
+        "packages": [{
+            "registryType": "npm", "identifier": "@acme/long-lines", "version": "1.0.0", "fileSha256": "a" * 64,
+            "transport": {"type": "stdio"},
+            "packageArguments": [{"type": "positional", "value": BIDI_ARGUMENT}],
+        }],
+        "remotes": [{"type": "streamable-http", "url": "https://mcp.example.com/" + "x" * 200 + "/mcp"}],
+    })
+
+
+def test_pages_fit_a_phone_and_copy_what_they_show(live_server, long_lines_server, page):  # noqa: F811
+    base = live_server.url
+    page.set_viewport_size(PHONE)
+    for path in ("/", f"/servers/{LONG_NAME}/", f"/servers/{LONG_NAME}/?source=remote-0"):
+        page.goto(base + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    page.goto(f"{base}/")
+    assert page.evaluate("[...document.querySelectorAll('.card-title')].every(t => t.scrollWidth <= t.clientWidth)")
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{base}/servers/{LONG_NAME}/")
+    screenshot(page, "05-phone-detail")
+    page.get_by_role("button", name="Copy VS Code configuration").click()
+    page.wait_for_function("document.getElementById('copy-status').textContent === 'Copied VS Code configuration'")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.locator("#config-vscode").inner_text()
+    assert json.loads(copied)["servers"][LONG_NAME]["args"][-1] == BIDI_ARGUMENT
+    assert BIDI_ARGUMENT not in copied

@@ -128,12 +128,13 @@ def test_detail_shows_versions_packages_secrets_links_and_configs(client, settin
     assert 'href="https://github.com/weather/repo"' in html
     assert "Owning team" in html and "confidential" in html
     # How to connect: the base URL, never with /v0.1.
-    assert '<pre id="base-url"><code>http://registry.corp.example</code></pre>' in html
+    assert '<pre id="base-url" tabindex="0"><code>http://registry.corp.example</code></pre>' in html
     assert "chat.mcp.gallery.serviceUrl" in html and "MCP Registry URL" in html
     configs = response.context["configs"]
     assert [c["client"] for c in configs] == ["vscode", "claude-desktop", "cursor"]
     vscode = json.loads(configs[0]["json"])
-    assert vscode["servers"]["io.github.acme/weather"]["env"] == {"WEATHER_KEY": "${input:WEATHER_KEY}"}
+    assert vscode["servers"]["io.github.acme/weather"]["env"] == {
+        "WEATHER_KEY": "${input:io.github.acme_weather.WEATHER_KEY}"}
     # Every package and remote can be chosen.
     assert "source=remote-0" in html
     remote = client.get(detail_url("io.github.acme/weather"), {"source": "remote-0"})
@@ -182,5 +183,107 @@ def test_blocking_removes_a_server_from_the_catalog(client):
 def test_pages_work_without_javascript_copy_buttons_are_enhancements(client):
     make_server("io.github.acme/weather")
     html = client.get(detail_url("io.github.acme/weather")).content.decode()
-    assert re.search(r'<button type="button" class="copy" data-copy="config-vscode" hidden>', html)
+    assert '<button type="button" class="copy" data-copy="config-vscode" aria-label="Copy VS Code configuration" ' \
+           'hidden>Copy</button>' in html
     assert "<script>" not in html.split("</main>")[0]
+
+
+def test_invisible_and_direction_changing_characters_are_shown_as_escapes(client):
+    arguments = ["--read-only \u202e; ylno-daer-- \u2066", "zero\u200bwidth", "line\u2028break", "next\x85line",
+                 "no\u00a0break", "tag\U000e0041"]
+    make_server("io.github.acme/bidi", extra={"packages": [{
+        "registryType": "npm", "identifier": "bidi-pkg", "version": "1.0.0", "transport": {"type": "stdio"},
+        "packageArguments": [{"type": "positional", "value": value} for value in arguments],
+    }]})
+    response = client.get(detail_url("io.github.acme/bidi"))
+    for config in response.context["configs"]:
+        # What is copied is what is shown, and it still parses to the same configuration.
+        assert json.loads(config["json"]) == config["config"]
+    shown = response.context["configs"][0]["json"]
+    for escaped in (r"--read-only \u202e; ylno-daer-- \u2066", r"zero\u200bwidth", r"line\u2028break",
+                    r"next\u0085line", r"no\u00a0break", r"tag\udb40\udc41"):
+        assert escaped in shown
+    html = response.content.decode()
+    assert not [char for char in html if not char.isprintable() and char not in "\n\t"]
+
+
+def test_a_nul_character_in_a_url_is_a_client_error(client):
+    make_server("io.github.acme/weather")
+    search = client.get("/", {"q": "weather\x00"})
+    assert search.status_code == 400
+    assert "NUL character" in search.content.decode()
+    detail = client.get("/servers/io.github.acme/wea%00ther/")
+    assert detail.status_code == 404
+    assert r"io.github.acme/wea\u0000ther" in detail.content.decode()
+    assert client.get(detail_url("io.github.acme/weather"), {"version": "1.0.0\x00"}).status_code == 404
+
+
+def test_versions_are_listed_newest_first_by_semver_precedence(client):
+    # The factory publishes every version at the same moment: only the version numbers order them.
+    make_server("io.github.acme/weather", versions=("1.9.0", "build-7", "1.2.0", "1.10.0-rc.1", "1.10.0"))
+    response = client.get(detail_url("io.github.acme/weather"))
+    assert [v.version_string for v in response.context["versions"]] == [
+        "1.10.0", "1.10.0-rc.1", "1.9.0", "1.2.0", "build-7",
+    ]
+    assert response.context["listing"].version_string == "1.10.0"
+
+
+@pytest.mark.parametrize(("package", "shown"), [
+    ({"registryType": "mcpb", "identifier": "https://example.com/weather.mcpb", "fileSha256": "ab" * 32},
+     '<a href="https://example.com/weather.mcpb" rel="noopener noreferrer nofollow">'
+     "https://example.com/weather.mcpb</a>"),
+    ({"registryType": "npm", "identifier": "--evil", "version": "1.0.0"}, "no command is generated"),
+])
+def test_a_source_without_a_client_config_is_described_once(client, package, shown):
+    make_server("io.github.acme/weather", extra={"packages": [{"transport": {"type": "stdio"}, **package}]})
+    response = client.get(detail_url("io.github.acme/weather"))
+    html = response.content.decode()
+    assert html.count(shown) == 1
+    assert "data-client=" not in html, "no per-client block"
+    if package["registryType"] == "mcpb":
+        assert html.count("ab" * 32) == 2  # the bundle and the package list
+
+
+def test_copy_buttons_name_what_they_copy_and_current_choices_are_marked(client):
+    make_server("io.github.acme/weather", versions=("1.0.0", "1.1.0"), extra={
+        "packages": [{"registryType": "npm", "identifier": "@acme/weather", "version": "1.0.0",
+                      "transport": {"type": "streamable-http", "url": "http://localhost:3000/mcp"}}],
+        "remotes": [{"type": "sse", "url": "https://mcp.example.com/sse"}],
+    })
+    html = client.get(detail_url("io.github.acme/weather"), {"version": "1.0.0"}).content.decode()
+    labels = re.findall(r'<button type="button" class="copy" data-copy="[^"]+" aria-label="([^"]+)"', html)
+    assert labels == ["Copy VS Code configuration", "Copy VS Code start command",
+                      "Copy Claude Desktop configuration", "Copy Claude Desktop start command",
+                      "Copy Cursor configuration", "Copy Cursor start command",
+                      "Copy registry base URL", "Copy VS Code setting"]
+    assert html.count("<pre ") == html.count('<pre id="') == html.count('tabindex="0"') == 8
+    assert 'role="status" aria-live="polite"' in html
+    assert re.findall(r'<a [^>]*aria-current="page"[^>]*>([^<]+)</a>', html) == ["npm: @acme/weather", "1.0.0"]
+
+
+@pytest.mark.parametrize("path", ["/no-such-page/", "/servers/"])
+def test_unknown_pages_get_the_catalog_404_page(client, settings, path):
+    settings.DEBUG = False
+    response = client.get(path)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Page not found" in html and 'href="/">Back to the catalog</a>' in html
+    assert "catalog.css" in html
+
+
+def test_a_crash_gets_the_catalog_500_page(client, settings, monkeypatch):
+    settings.DEBUG = False
+    monkeypatch.setattr("api.catalog_views.catalog_servers", lambda **kwargs: 1 / 0)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()
+
+
+def test_registry_api_errors_stay_problem_json(client, settings):
+    settings.DEBUG = False
+    for path in ("/v0.1/no-such-endpoint", "/v0.1/servers/io.github.acme%2Fnope/versions/latest"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["status"] == 404

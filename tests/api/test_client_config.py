@@ -8,6 +8,8 @@ from tests.api.client_formats import check_config
 from tests.factories import server_document
 
 NAME = "io.github.acme/weather-tools"
+# Input ids start with the server's key in the client's file: VS Code keys servers by the full name.
+VSCODE_PREFIX = "io.github.acme_weather-tools."
 
 
 def package_doc(**package) -> dict:
@@ -26,7 +28,12 @@ def entry(result) -> dict:
 
 
 def vscode_inputs(result) -> dict:
-    return {item["id"]: item for item in result["config"].get("inputs", [])}
+    """The declared inputs by id, without the server key that starts every id."""
+    return {item["id"].removeprefix(VSCODE_PREFIX): item for item in result["config"].get("inputs", [])}
+
+
+def vscode_ref(input_id: str) -> str:
+    return "${input:" + VSCODE_PREFIX + input_id + "}"
 
 
 POSITIONAL = package_doc(
@@ -87,10 +94,10 @@ def test_positional_arguments_value_hint_default_and_repeated():
     result = build(POSITIONAL)
     assert entry(result) == {
         "type": "stdio", "command": "npx",
-        "args": ["-y", "@acme/fs@1.2.0", "--stdio", "${input:directory}", "read", "/tmp"],
+        "args": ["-y", "@acme/fs@1.2.0", "--stdio", vscode_ref("directory"), "read", "/tmp"],
     }
     assert vscode_inputs(result) == {
-        "directory": {"type": "promptString", "id": "directory", "description": "Directory to serve"}
+        "directory": {"type": "promptString", "id": VSCODE_PREFIX + "directory", "description": "Directory to serve"}
     }
     assert any("'extra_path' may be repeated" in note for note in result["notes"])
     assert any("'optional_thing' is left out" in note for note in result["notes"])
@@ -100,12 +107,13 @@ def test_named_arguments_values_flags_choices_and_variables():
     result = build(NAMED)
     assert entry(result)["args"] == [
         "-y", "@acme/named@2.0.0",
-        "--port", "8080", "--log-level=info", "--token", "${input:token}", "--verbose", "--read-only",
-        "--region", "${input:region}", "--mount", "src=${input:source}",
+        "--port", "8080", "--log-level=info", "--token", vscode_ref("token"), "--verbose", "--read-only",
+        "--region", vscode_ref("region"), "--mount", "src=" + vscode_ref("source"),
     ]
     inputs = vscode_inputs(result)
-    assert inputs["token"] == {"type": "promptString", "id": "token", "description": "API token", "password": True}
-    assert inputs["region"] == {"type": "pickString", "id": "region", "description": "Region",
+    assert inputs["token"] == {"type": "promptString", "id": VSCODE_PREFIX + "token", "description": "API token",
+                               "password": True}
+    assert inputs["region"] == {"type": "pickString", "id": VSCODE_PREFIX + "region", "description": "Region",
                                 "options": ["eu", "us"], "default": "eu"}
     assert inputs["source"]["description"] == "Source directory"
     assert any("'--color' is off" in note for note in result["notes"])
@@ -117,11 +125,11 @@ def test_environment_variables_secret_required_default_and_templates():
     assert entry(result) == {
         "type": "stdio", "command": "uvx", "args": ["acme-weather==0.4.1"],
         "env": {
-            "WEATHER_API_KEY": "${input:WEATHER_API_KEY}",
-            "WEATHER_ACCOUNT": "${input:WEATHER_ACCOUNT}",
+            "WEATHER_API_KEY": vscode_ref("WEATHER_API_KEY"),
+            "WEATHER_ACCOUNT": vscode_ref("WEATHER_ACCOUNT"),
             "WEATHER_UNITS": "metric",
-            "WEATHER_OPTIONAL_TOKEN": "${input:WEATHER_OPTIONAL_TOKEN}",
-            "WEATHER_AUTH": "Bearer ${input:token}",
+            "WEATHER_OPTIONAL_TOKEN": vscode_ref("WEATHER_OPTIONAL_TOKEN"),
+            "WEATHER_AUTH": "Bearer " + vscode_ref("token"),
             "WEATHER_ENV": "production",
         },
     }
@@ -134,11 +142,11 @@ def test_environment_variables_secret_required_default_and_templates():
 
 def test_cursor_refers_to_inputs_as_environment_and_claude_keeps_markers():
     cursor = build(ENVIRONMENT, client="cursor")
-    assert entry(cursor)["env"]["WEATHER_API_KEY"] == "${env:WEATHER_API_KEY}"
-    assert entry(cursor)["env"]["WEATHER_AUTH"] == "Bearer ${env:TOKEN}"
-    assert any("TOKEN" in note and "WEATHER_API_KEY" in note for note in cursor["notes"])
+    assert entry(cursor)["env"]["WEATHER_API_KEY"] == "${env:WEATHER_TOOLS_WEATHER_API_KEY}"
+    assert entry(cursor)["env"]["WEATHER_AUTH"] == "Bearer ${env:WEATHER_TOOLS_TOKEN}"
+    assert any("WEATHER_TOOLS_TOKEN" in note and "WEATHER_TOOLS_WEATHER_API_KEY" in note for note in cursor["notes"])
     claude = build(ENVIRONMENT, client="claude-desktop")
-    assert entry(claude)["env"]["WEATHER_API_KEY"] == "${input:WEATHER_API_KEY}"
+    assert entry(claude)["env"]["WEATHER_API_KEY"] == "${input:weather-tools.WEATHER_API_KEY}"
     assert any("replace each ${input:" in note for note in claude["notes"])
 
 
@@ -146,9 +154,9 @@ def test_oci_runs_docker_with_runtime_arguments_and_env_names():
     result = build(OCI)
     assert entry(result) == {
         "type": "stdio", "command": "docker",
-        "args": ["run", "-i", "--rm", "-v", "${input:cache_dir}:/cache", "--network", "host",
+        "args": ["run", "-i", "--rm", "-v", vscode_ref("cache_dir") + ":/cache", "--network", "host",
                  "-e", "API_KEY", "ghcr.io/acme/weather:1.2.0", "--units", "metric"],
-        "env": {"API_KEY": "${input:API_KEY}"},
+        "env": {"API_KEY": vscode_ref("API_KEY")},
     }
 
 
@@ -204,10 +212,11 @@ def test_package_serving_http_is_started_then_connected(transport, vscode_type):
     )
     vscode = build(document)
     assert entry(vscode) == {"type": vscode_type, "url": "http://localhost:3000/mcp",
-                             "headers": {"X-Api-Key": "${input:X-Api-Key}"}}
+                             "headers": {"X-Api-Key": vscode_ref("X-Api-Key")}}
     assert vscode["launch"] == {"command": "npx", "args": ["-y", "@acme/http@1.0.0", "--port", "3000"]}
     cursor = build(document, client="cursor")
-    assert entry(cursor) == {"url": "http://localhost:3000/mcp", "headers": {"X-Api-Key": "${env:X_API_KEY}"}}
+    assert entry(cursor) == {"url": "http://localhost:3000/mcp",
+                             "headers": {"X-Api-Key": "${env:WEATHER_TOOLS_X_API_KEY}"}}
     claude = build(document, client="claude-desktop")
     args = entry(claude)["args"]
     assert args[:3] == ["-y", "mcp-remote", "http://localhost:3000/mcp"]
@@ -234,8 +243,8 @@ def test_remote_url_variables_and_headers_become_inputs():
     assert result["source"] == {"type": "remote", "index": 0, "transport": "streamable-http",
                                 "url": "https://{tenant}.weather.example.com/mcp"}
     assert entry(result) == {
-        "type": "http", "url": "https://${input:tenant}.weather.example.com/mcp",
-        "headers": {"Authorization": "Bearer ${input:api_key}", "X-Client": "registry"},
+        "type": "http", "url": "https://" + vscode_ref("tenant") + ".weather.example.com/mcp",
+        "headers": {"Authorization": "Bearer " + vscode_ref("api_key"), "X-Client": "registry"},
     }
     inputs = vscode_inputs(result)
     assert inputs["api_key"]["password"] is True
@@ -244,14 +253,14 @@ def test_remote_url_variables_and_headers_become_inputs():
 
 def test_remote_for_cursor_and_claude_desktop():
     cursor = build(REMOTES, client="cursor")
-    assert entry(cursor)["url"] == "https://${env:TENANT}.weather.example.com/mcp"
-    assert entry(cursor)["headers"]["Authorization"] == "Bearer ${env:API_KEY}"
+    assert entry(cursor)["url"] == "https://${env:WEATHER_TOOLS_TENANT}.weather.example.com/mcp"
+    assert entry(cursor)["headers"]["Authorization"] == "Bearer ${env:WEATHER_TOOLS_API_KEY}"
     claude = build(REMOTES, client="claude-desktop", remote_index=1)
     assert entry(claude) == {
         "command": "npx",
         "args": ["-y", "mcp-remote", "https://weather.example.com/sse", "--header", "X-API-Key:${MCP_HEADER_X_API_KEY}",
                  "--transport", "sse-only"],
-        "env": {"MCP_HEADER_X_API_KEY": "${input:X-API-Key}"},
+        "env": {"MCP_HEADER_X_API_KEY": "${input:weather-tools.X-API-Key}"},
     }
 
 
@@ -262,8 +271,48 @@ def test_same_input_name_with_different_meaning_gets_distinct_ids():
         packageArguments=[{"type": "named", "name": "--token", "isRequired": True, "description": "Arg token"}],
     )
     result = build(document)
-    assert entry(result)["env"] == {"token": "${input:token}"}
-    assert entry(result)["args"][-2:] == ["--token", "${input:token_2}"]
+    assert entry(result)["env"] == {"token": vscode_ref("token")}
+    assert entry(result)["args"][-2:] == ["--token", vscode_ref("token_2")]
+
+
+def test_inputs_named_like_system_variables_never_become_them():
+    document = server_document("io.github.acme/fs-mcp", "1.0.0", packages=[{
+        "registryType": "npm", "identifier": "@acme/fs-mcp", "version": "1.0.0", "transport": {"type": "stdio"},
+        "packageArguments": [{"type": "positional", "valueHint": "path", "isRequired": True}],
+    }], remotes=[{"type": "streamable-http", "url": "https://mcp.example.com/{user}",
+                  "variables": {"user": {"isRequired": True}}}])
+    cursor = build(document, client="cursor")
+    assert entry(cursor)["args"][-1] == "${env:FS_MCP_PATH}"
+    assert cursor["notes"][-1] == "Cursor reads ${env:NAME} from the environment it runs in: set FS_MCP_PATH " \
+                                  "before starting Cursor."
+    remote = build(document, client="cursor", remote_index=0)
+    assert entry(remote)["url"] == "https://mcp.example.com/${env:FS_MCP_USER}"
+    assert entry(build(document, client="claude-desktop"))["args"][-1] == "${input:fs-mcp.path}"
+    assert entry(build(document))["args"][-1] == "${input:io.github.acme_fs-mcp.path}"
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_two_servers_in_one_file_never_share_an_input(client):
+    def token_reference(name):
+        document = server_document(name, "1.0.0", packages=[], remotes=[{
+            "type": "streamable-http", "url": "https://mcp.example.com/mcp",
+            "headers": [{"name": "Authorization", "isSecret": True, "isRequired": True}],
+        }])
+        return [item["reference"] for item in build(document, client=client)["inputs"]]
+
+    first, second = token_reference("io.github.acme/mail"), token_reference("io.github.acme/calendar")
+    assert len(first) == len(second) == 1
+    assert first != second
+
+
+def test_inputs_that_differ_only_in_case_get_distinct_cursor_variables():
+    document = package_doc(registryType="npm", identifier="@acme/x", version="1.0.0", environmentVariables=[
+        {"name": "token", "isSecret": True, "description": "Lower"},
+        {"name": "TOKEN", "isSecret": True, "description": "Upper"},
+    ])
+    assert entry(build(document, client="cursor"))["env"] == {
+        "token": "${env:WEATHER_TOOLS_TOKEN}", "TOKEN": "${env:WEATHER_TOOLS_TOKEN_2}",
+    }
 
 
 def test_server_keys_and_default_source():
@@ -329,8 +378,9 @@ def test_seed_airtable_secret_is_a_password_input(shared_file):
     document = next(d for d in json.loads(shared_file("seed.json").read_text())
                     if d["name"] == "io.github.domdomegg/airtable-mcp-server")
     result = build(document)
-    assert entry(result)["env"] == {"AIRTABLE_API_KEY": "${input:AIRTABLE_API_KEY}"}
-    assert vscode_inputs(result)["AIRTABLE_API_KEY"]["password"] is True
+    input_id = "io.github.domdomegg_airtable-mcp-server.AIRTABLE_API_KEY"
+    assert entry(result)["env"] == {"AIRTABLE_API_KEY": "${input:" + input_id + "}"}
+    assert vscode_inputs(result)[input_id]["password"] is True
     oci = build(document, package_index=1)
     assert entry(oci)["args"] == ["run", "-i", "--rm", "-e", "AIRTABLE_API_KEY",
                                   f"docker.io/domdomegg/airtable-mcp-server:{document['version']}"]
@@ -414,7 +464,8 @@ def test_ordinary_identifiers_and_versions_still_run(registry_type, identifier, 
 
 
 @pytest.mark.parametrize("url", ["http://example.com/weather.mcpb", "file:///tmp/weather.mcpb",
-                                 "javascript:alert(1)", "https:///weather.mcpb", "https://example.com/a b.mcpb"])
+                                 "javascript:alert(1)", "https:///weather.mcpb", "https://example.com/a b.mcpb",
+                                 "https://example.com/\u202ebpcm.exe", "https://example.com/a\u200b.mcpb"])
 def test_mcpb_is_offered_only_from_an_https_url(url):
     document = package_doc(registryType="mcpb", identifier=url, fileSha256="f" * 64)
     for client in CLIENTS:
