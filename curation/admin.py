@@ -4,13 +4,17 @@ Upstream text is untrusted: every value shown here goes through `format_html` or
 auto-escaping, never `mark_safe`.
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Greatest
@@ -20,12 +24,21 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import smart_split, unescape_string_literal
 
 from curation import export, selectors, services
 from curation.admin_display import badge, curation_of, http_link, state_of
-from curation.choices import AuditSource, CurationState, VersionPolicy
-from curation.forms import REGISTRY_TYPES, DecisionForm, MetaForm, PolicyForm, ReasonForm, VersionPolicyForm
-from curation.models import AuditEvent, Policy
+from curation.choices import AuditAction, AuditSource, CurationState, VersionPolicy
+from curation.forms import (
+    DECISION_LABELS,
+    REGISTRY_TYPES,
+    DecisionForm,
+    MetaForm,
+    PolicyForm,
+    ReasonForm,
+    VersionPolicyForm,
+)
+from curation.models import AuditEvent, Policy, timestamp_text
 from mirror.admin import MissingUpstreamFilter, ServerStatusFilter, pretty_json
 from mirror.admin import ServerAdmin as MirrorServerAdmin
 from mirror.models import Server, ServerVersion
@@ -36,6 +49,36 @@ VERSION_META_PERMISSION = "curation.change_versioncuration"
 EXPORT_PERMISSION = "curation.export_auditevent"
 AUDIT_VIEW_PERMISSION = "curation.view_auditevent"
 REVIEW_QUEUE_LIMIT = 200
+# Their events name the rule only in `before` and `after`.
+POLICY_RULE_ACTIONS = (AuditAction.POLICY_CREATED, AuditAction.POLICY_UPDATED, AuditAction.POLICY_DELETED)
+# The actor filter links this many names (people first); every name stays reachable through its text box.
+ACTOR_LINKS_LIMIT = 100
+
+
+def audit_url_of(server_name: str) -> str:
+    """The audit trail filtered to one server."""
+    return reverse("admin:curation_auditevent_changelist") + "?" + urlencode({"server_name": server_name})
+
+
+def reason_page(request, model_admin, *, title, intro, preview, total, form, cancel_url, for_action=False):
+    """The page that asks for the reason recorded in the audit trail before acting on rows.
+
+    `for_action`: it is a changelist action's intermediate page, which re-posts the action and its selection.
+    """
+    return TemplateResponse(request, "admin/curation/reason_confirm.html", {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "intro": intro,
+        "preview": preview,
+        "total": total,
+        "form": form,
+        "cancel_url": cancel_url,
+        "action_fields": {"action": request.POST.get("action", ""),
+                          "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                          "select_across": request.POST.get("select_across", "0")} if for_action else None,
+        "media": model_admin.media,
+    })
 
 # --- Server list filters ----------------------------------------------------------------------
 
@@ -145,7 +188,7 @@ class ServerVersionInline(admin.TabularInline):
         curation = curation_of(version)
         if not curation or not curation.decided_at:
             return "—"
-        return format_html("{} by {}<br><small>{}</small>", curation.decided_at.strftime("%Y-%m-%d %H:%M"),
+        return format_html("{} by {}<br><small>{}</small>", timestamp_text(curation.decided_at),
                            curation.decided_by_name, curation.reason)
 
     @admin.display(description="org _meta", boolean=True)
@@ -294,22 +337,14 @@ class ServerAdmin(MirrorServerAdmin):
                 message += f" {unchanged} already were {label}."
             self.message_user(request, message, messages.SUCCESS if changed else messages.INFO)
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"{dict(DecisionForm.base_fields['state'].choices)[state]}: {total} server"
-                     f"{'s' if total != 1 else ''}",
-            "form": form,
-            "state": state,
-            "action": request.POST.get("action", ""),
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "index": request.POST.get("index", "0"),
-            "preview": list(queryset.order_by("name")[:25]),
-            "total": total,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/curation/server/decide_bulk.html", context)
+        return reason_page(
+            request, self,
+            title=f"{DECISION_LABELS[state]}: {total} server{'s' if total != 1 else ''}",
+            intro="This records one decision per server in the audit trail. Servers already in that state are left "
+                  "as they are.",
+            preview=list(queryset.order_by("name").values_list("name", flat=True)[:25]), total=total, form=form,
+            cancel_url=reverse("admin:mirror_server_changelist"), for_action=True,
+        )
 
     # --- per-object views ---
 
@@ -354,6 +389,7 @@ class ServerAdmin(MirrorServerAdmin):
         if not self.has_decide_permission(request):
             raise PermissionDenied
         target = version or server
+        current = curation_of(target)
         if request.method == "POST":
             form = DecisionForm(request.POST)
             if form.is_valid():
@@ -369,12 +405,19 @@ class ServerAdmin(MirrorServerAdmin):
                                CurationState.PENDING: services.server_reset}[state]
                     kwargs = {"server": server}
                 try:
-                    changed = service(**kwargs, reason=reason, actor=request.user, source=AuditSource.ADMIN)
+                    changed = service(**kwargs, reason=reason, actor=request.user, source=AuditSource.ADMIN,
+                                      expected_state=form.cleaned_data["expected_state"] or None)
+                except services.DecisionChanged as error:
+                    # Keep the curator's input; from now on the form expects the state they are shown.
+                    current = error.curation
+                    form = DecisionForm({**request.POST.dict(), "expected_state": current.state})
+                    form.is_valid()
+                    form.add_error(None, error)
                 except ValidationError as error:
                     form.add_error(None, error)
                 else:
                     label = CurationState(state).label.lower()
-                    what = f"{server.name} {version.version}" if version else server.name
+                    what = f"Version {version.version} of {server.name}" if version else f"Server {server.name}"
                     if changed:
                         self.message_user(request, f"{what} is now {label}.", messages.SUCCESS)
                     else:
@@ -382,12 +425,12 @@ class ServerAdmin(MirrorServerAdmin):
                     return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
         else:
             requested = request.GET.get("state")
-            form = DecisionForm(initial={"state": requested if requested in CurationState.values else None})
-        action_url = request.path
+            form = DecisionForm(initial={"state": requested if requested in CurationState.values else None,
+                                         "expected_state": state_of(target)})
         title = f"Decide on {server.name}" + (f" version {version.version}" if version else "")
         return self._render(request, "admin/curation/server/decide.html", server, version, title,
-                            form=form, action_url=action_url, current_state=state_of(target),
-                            current=curation_of(target),
+                            form=form, action_url=request.path,
+                            current_state=current.state if current else CurationState.PENDING, current=current,
                             version_json=pretty_json(version.server_json) if version else None)
 
     def version_policy_view(self, request, server_id):
@@ -407,9 +450,12 @@ class ServerAdmin(MirrorServerAdmin):
                     form.add_error(None, error)
                 else:
                     label = VersionPolicy(form.cleaned_data["policy"]).label
-                    self.message_user(request, f"{server.name}: version policy is “{label}”"
-                                      + ("." if changed else " (unchanged)."),
-                                      messages.SUCCESS if changed else messages.INFO)
+                    if changed:
+                        self.message_user(request, f"Version policy of {server.name} is now “{label}”.",
+                                          messages.SUCCESS)
+                    else:
+                        self.message_user(request, f"Version policy of {server.name} already was “{label}”; "
+                                          "nothing changed.", messages.INFO)
                     return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
         else:
             form = VersionPolicyForm(initial={"policy": curation.version_policy if curation else None})
@@ -426,7 +472,8 @@ class ServerAdmin(MirrorServerAdmin):
             if form.is_valid():
                 try:
                     changed = services.meta_update(server=server, version=version, meta=form.cleaned_data["meta"],
-                                                   actor=request.user, source=AuditSource.ADMIN)
+                                                   reason=form.cleaned_data["reason"], actor=request.user,
+                                                   source=AuditSource.ADMIN)
                 except ValidationError as error:
                     form.add_error("meta", ValidationError(error.messages))
                 else:
@@ -469,20 +516,58 @@ class ServerAdmin(MirrorServerAdmin):
                 current_state=state_of(server),
                 can_decide=self.has_decide_permission(request),
                 can_edit_meta=request.user.has_perm(SERVER_META_PERMISSION),
-                decision_form=DecisionForm(),
+                decision_form=DecisionForm(initial={"expected_state": state_of(server)}),
                 policy_form=VersionPolicyForm(initial={"policy": curation.version_policy if curation else None}),
                 meta_form=MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {})),
                 meta_json=pretty_json(curation.meta if curation else {}),
                 can_view_audit=can_view_audit,
                 audit_events=(AuditEvent.objects.filter(server_name=server.name).defer("before", "after")[:50]
                               if can_view_audit else ()),
-                audit_url=reverse("admin:curation_auditevent_changelist") + "?"
-                + urlencode({"server_name": server.name}),
+                audit_url=audit_url_of(server.name),
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
 
 
 # --- Audit trail ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DateRange:
+    """The days of `?at__gte=YYYY-MM-DD&at__lte=YYYY-MM-DD`, both inclusive, and what is wrong with them."""
+
+    since: date | None
+    until: date | None
+    malformed: tuple[str, ...]
+
+    @classmethod
+    def read(cls, since: str | None, until: str | None) -> "DateRange":
+        days, malformed = [], []
+        for raw in (since, until):
+            try:
+                days.append(date.fromisoformat(raw) if raw else None)
+            except ValueError:
+                days.append(None)
+                malformed.append(raw)
+        return cls(since=days[0], until=days[1], malformed=tuple(malformed))
+
+    @property
+    def is_reversed(self) -> bool:
+        return bool(self.since and self.until and self.since > self.until)
+
+    def list_warnings(self) -> list[str]:
+        """What the list says while it shows events despite the dates."""
+        warnings = [f"Ignored the date “{raw}”: use the form YYYY-MM-DD." for raw in self.malformed]
+        if self.is_reversed:
+            warnings.append(f"The date range runs backwards, from {self.since} to {self.until}, so no event can "
+                            "match: swap the dates.")
+        return warnings
+
+    def export_refusal(self) -> str:
+        """Why an export is refused rather than holding other events than the auditor asked for; '' if it is not."""
+        problems = [f"“{raw}” is not a date of the form YYYY-MM-DD" for raw in self.malformed]
+        if self.is_reversed:
+            problems.append(f"the date range runs backwards, from {self.since} to {self.until}")
+        return f"Nothing exported: {'; '.join(problems)}. Correct the dates and export again." if problems else ""
+
 
 class AtDateRangeFilter(admin.FieldListFilter):
     """Two date inputs (`?at__gte=YYYY-MM-DD&at__lte=YYYY-MM-DD`), both days inclusive."""
@@ -498,25 +583,14 @@ class AtDateRangeFilter(admin.FieldListFilter):
     def expected_parameters(self):
         return [self.lookup_since, self.lookup_until]
 
-    def _date(self, request, name):
-        values = self.used_parameters.get(name)
-        raw = values[-1] if isinstance(values, list) and values else values
-        if not raw:
-            return None
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            messages.warning(request, f"Ignored the date “{raw}”: use the form YYYY-MM-DD.")
-            return None
-
     def queryset(self, request, queryset):
-        since, until = self._date(request, self.lookup_since), self._date(request, self.lookup_until)
+        days = DateRange.read(self.value(self.lookup_since), self.value(self.lookup_until))
         zone = timezone.get_current_timezone()
-        if since:
-            queryset = queryset.filter(**{self.lookup_since: datetime.combine(since, time.min, zone)})
-        if until and until < date.max:  # the last representable day has no next day, and nothing is later
-            field = self.field_path
-            queryset = queryset.filter(**{f"{field}__lt": datetime.combine(until + timedelta(days=1), time.min, zone)})
+        if days.since:
+            queryset = queryset.filter(**{self.lookup_since: datetime.combine(days.since, time.min, zone)})
+        if days.until and days.until < date.max:  # the last representable day has no next day, and nothing is later
+            next_day = datetime.combine(days.until + timedelta(days=1), time.min, zone)
+            queryset = queryset.filter(**{f"{self.field_path}__lt": next_day})
         return queryset
 
     def value(self, name):
@@ -532,41 +606,107 @@ class AtDateRangeFilter(admin.FieldListFilter):
             "since": self.value(self.lookup_since),
             "until_name": self.lookup_until,
             "until": self.value(self.lookup_until),
-            "hidden": [(key, value) for key, values in self.request.GET.lists() for value in values
-                       if key not in (self.lookup_since, self.lookup_until, "p", "e")],
+            "hidden": _other_parameters(self.request, self.expected_parameters()),
         }
 
 
-class ActorFilter(admin.SimpleListFilter):
-    title = "actor"
-    parameter_name = "actor_name"
+def _other_parameters(request, names) -> list[tuple[str, str]]:
+    """The query string minus these names and paging: hidden inputs that keep the other filters of a GET form."""
+    return [(key, value) for key, values in request.GET.lists() for value in values
+            if key not in (*names, "p", "e")]
+
+
+class ServerNameFilter(admin.SimpleListFilter):
+    """Set by the links to one server's events; too many servers to list, so it shows only while set."""
+
+    title = "server"
+    parameter_name = "server_name"
 
     def lookups(self, request, model_admin):
-        names = AuditEvent.objects.order_by("actor_name").values_list("actor_name", flat=True).distinct()[:200]
-        return [(name, name) for name in names]
+        return [(self.value(), self.value())] if self.value() else []
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(server_name=self.value())
+        return queryset
+
+
+class ActorFilter(admin.SimpleListFilter):
+    """Every actor, however many: a text box suggesting every name, and links to the first names.
+
+    The links list people first, then the registry's own actors (sync, cli), then policy rules.
+    """
+
+    title = "actor"
+    parameter_name = "actor_name"
+    template = "admin/curation/actor_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in selectors.audit_actor_names()]
 
     def queryset(self, request, queryset):
         if self.value():
             return queryset.filter(actor_name=self.value())
         return queryset
 
+    def choices(self, changelist):
+        choices = list(super().choices(changelist))
+        links, names = choices[:ACTOR_LINKS_LIMIT + 1], [choice["display"] for choice in choices[1:]]
+        yield {
+            "links": links,
+            "unlisted": len(names) - (len(links) - 1),
+            "names": names,
+            "parameter_name": self.parameter_name,
+            "value": self.value() or "",
+            "hidden": _other_parameters(self.request, [self.parameter_name]),
+        }
+
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("at", "actor_name", "source", "action", "server_link", "version", "short_reason")
-    list_filter = ("action", ActorFilter, "source", ("at", AtDateRangeFilter))
-    search_fields = ("server_name",)
-    search_help_text = "Search by server name."
+    list_display = ("when", "actor_name", "source", "action", "server_link", "version", "short_reason")
+    list_filter = (ServerNameFilter, "action", ActorFilter, "source", ("at", AtDateRangeFilter))
+    search_fields = ("server_name", "reason", "actor_name", "version", "action")
+    search_help_text = ("Search server names, reasons, actors, versions, policy rule names and actions (e.g. "
+                        "“blocked”); every word must match, \"quote a phrase\".")
     list_per_page = 100
     show_full_result_count = False
     actions = ("export_csv", "export_jsonl")
     change_list_template = "admin/curation/auditevent/change_list.html"
-    fields = ("at", "actor_name", "actor", "source", "action", "server_name", "version", "reason", "before_json",
+    change_form_template = "admin/curation/auditevent/change_form.html"
+    fields = ("when", "actor_name", "actor", "source", "action", "server_link", "version", "reason", "before_json",
               "after_json")
-    readonly_fields = fields
+    readonly_fields = (*fields, "actor_account")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    def get_fields(self, request, obj=None):
+        # Django links the actor to the user admin whatever the viewer may see there; auditors get a 403.
+        if self._may_view_users(request):
+            return self.fields
+        return tuple("actor_account" if name == "actor" else name for name in self.fields)
+
+    def _may_view_users(self, request) -> bool:
+        user_model = get_user_model()
+        return self.admin_site.is_registered(user_model) and \
+            self.admin_site.get_model_admin(user_model).has_view_permission(request)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Every word must match a text column, a policy rule's name, or an action's code or label ("blocked")."""
+        for word in smart_split(search_term):
+            if word.startswith(('"', "'")) and word[0] == word[-1]:
+                word = unescape_string_literal(word)
+            lowered = word.lower()
+            matching_actions = [code for code, label in AuditAction.choices
+                                if lowered in code or lowered in label.lower()]
+            rule_named = Q(before__name__icontains=word) | Q(after__name__icontains=word)
+            queryset = queryset.filter(
+                Q(server_name__icontains=word) | Q(reason__icontains=word) | Q(actor_name__icontains=word)
+                | Q(version__icontains=word) | Q(action__in=matching_actions)
+                | (Q(action__in=POLICY_RULE_ACTIONS) & rule_named)
+            )
+        return queryset, False
 
     # Append-only: nobody changes or deletes audit rows here (the database refuses it too).
     def has_add_permission(self, request):
@@ -581,12 +721,20 @@ class AuditEventAdmin(admin.ModelAdmin):
     def has_export_permission(self, request):
         return request.user.has_perm(EXPORT_PERMISSION)
 
+    @admin.display(description="when", ordering="at")
+    def when(self, event):
+        return format_html('<span style="white-space:nowrap">{}</span>', timestamp_text(event.at))
+
+    @admin.display(description="actor (user account)")
+    def actor_account(self, event):
+        return event.actor.get_username() if event.actor else "—"
+
     @admin.display(description="server", ordering="server_name")
     def server_link(self, event):
         if not event.server_name:
             return "—"
-        url = reverse("admin:curation_auditevent_changelist") + "?" + urlencode({"server_name": event.server_name})
-        return format_html('<a href="{}" title="Every event of this server">{}</a>', url, event.server_name)
+        return format_html('<a href="{}" title="Every event of this server">{}</a>', audit_url_of(event.server_name),
+                           event.server_name)
 
     @admin.display(description="reason")
     def short_reason(self, event):
@@ -615,6 +763,10 @@ class AuditEventAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @staticmethod
+    def _date_range(request) -> DateRange:
+        return DateRange.read(request.GET.get("at__gte"), request.GET.get("at__lte"))
+
     def export_view(self, request, fmt):
         """Export every event the changelist currently shows (its filters and search), unpaginated."""
         if not self.has_export_permission(request):
@@ -622,6 +774,9 @@ class AuditEventAdmin(admin.ModelAdmin):
         writers = {"csv": export.audit_csv_response, "jsonl": export.audit_jsonl_response}
         if fmt not in writers:
             return HttpResponseBadRequest("Unknown export format: use csv or jsonl.")
+        refusal = self._date_range(request).export_refusal()
+        if refusal:
+            return HttpResponseBadRequest(refusal)
         try:
             queryset = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:
@@ -629,11 +784,24 @@ class AuditEventAdmin(admin.ModelAdmin):
         return writers[fmt](queryset)
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            for warning in self._date_range(request).list_warnings():
+                messages.warning(request, warning)
         context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
         return super().changelist_view(request, extra_context=context)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        event = self.get_object(request, unquote(object_id))
+        context = {**(extra_context or {}),
+                   "server_history_url": audit_url_of(event.server_name) if event and event.server_name else ""}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
 
 # --- Policies ---------------------------------------------------------------------------------
+
+POLICY_DELETE_INTRO = ("Servers and versions it already decided keep their decisions; newly discovered ones are no "
+                       "longer matched against it. The deletion and its reason are recorded in the audit trail.")
+
 
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
@@ -644,18 +812,57 @@ class PolicyAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "effect", "registry_type")
     search_fields = ("name", "name_glob", "identifier_glob", "remote_host")
     ordering = ("priority", "name")
+    actions = ("delete_selected_rules",)
     fieldsets = (
         (None, {"fields": ("name", "priority", "enabled", "effect")}),
         ("Match (all non-empty matchers must match)", {"fields": ("name_glob", "registry_type", "identifier_glob",
                                                                   "remote_host")}),
+        ("Audit trail", {"fields": ("reason",)}),
     )
 
     def save_model(self, request, obj, form, change):
-        services.policy_save(policy=obj, actor=request.user, source=AuditSource.ADMIN)
+        services.policy_save(policy=obj, reason=form.cleaned_data["reason"], actor=request.user,
+                             source=AuditSource.ADMIN)
 
-    def delete_model(self, request, obj):
-        services.policy_delete(policy=obj, actor=request.user, source=AuditSource.ADMIN)
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Django's own bulk delete cannot ask for the reason the audit trail records: see delete_selected_rules.
+        actions.pop("delete_selected", None)
+        return actions
 
-    def delete_queryset(self, request, queryset):
-        for policy in queryset:
-            services.policy_delete(policy=policy, actor=request.user, source=AuditSource.ADMIN)
+    def delete_view(self, request, object_id, extra_context=None):
+        """Django's confirmation cannot ask for the reason the audit trail records; this page does."""
+        policy = self.get_object(request, unquote(object_id))
+        if policy is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_delete_permission(request, policy):
+            raise PermissionDenied
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            self._delete_rules(request, [policy], reason=form.cleaned_data["reason"])
+            self.message_user(request, f"Deleted the policy rule “{policy.name}”.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:curation_policy_changelist"))
+        return reason_page(request, self, title=f"Delete the policy rule “{policy.name}”", intro=POLICY_DELETE_INTRO,
+                           preview=[policy.name], total=1, form=form,
+                           cancel_url=reverse("admin:curation_policy_change", args=[policy.pk]))
+
+    @admin.action(description="Delete selected policy rules…", permissions=["delete"])
+    def delete_selected_rules(self, request, queryset):
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            rules = list(queryset)
+            self._delete_rules(request, rules, reason=form.cleaned_data["reason"])
+            self.message_user(request, f"Deleted {len(rules)} policy rule{'s' if len(rules) != 1 else ''}.",
+                              messages.SUCCESS)
+            return None
+        total = queryset.count()
+        return reason_page(request, self, title=f"Delete {total} policy rule{'s' if total != 1 else ''}",
+                           intro=POLICY_DELETE_INTRO, preview=list(queryset.values_list("name", flat=True)[:25]),
+                           total=total, form=form, cancel_url=reverse("admin:curation_policy_changelist"),
+                           for_action=True)
+
+    @transaction.atomic
+    def _delete_rules(self, request, rules: list[Policy], *, reason: str) -> None:
+        self.log_deletions(request, rules)  # Django's own history and "Recent actions", as its delete views do
+        for policy in rules:
+            services.policy_delete(policy=policy, reason=reason, actor=request.user, source=AuditSource.ADMIN)

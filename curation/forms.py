@@ -1,4 +1,6 @@
 import json
+import re
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -20,22 +22,31 @@ DECISION_LABELS = {
 }
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
+def reason_field() -> forms.CharField:
+    return forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=2000,
         help_text="Required. Recorded in the audit trail: say why, and cite a review ticket if there is one.",
     )
 
 
+class ReasonForm(forms.Form):
+    reason = reason_field()
+
+
 class DecisionForm(ReasonForm):
-    """Approve, block or reset one server or one version."""
+    """Approve, block or reset one server or one version.
+
+    `expected_state` is the state the curator saw when the page was rendered: the service refuses the
+    decision if someone else decided in between, instead of silently overriding them.
+    """
 
     state = forms.ChoiceField(
         label="Decision",
         choices=[(state.value, label) for state, label in DECISION_LABELS.items()],
         widget=forms.RadioSelect,
     )
+    expected_state = forms.ChoiceField(choices=CurationState.choices, required=False, widget=forms.HiddenInput)
 
 
 class VersionPolicyForm(ReasonForm):
@@ -47,8 +58,10 @@ class VersionPolicyForm(ReasonForm):
     )
 
 
-class MetaForm(forms.Form):
+class MetaForm(ReasonForm):
     """The org `_meta` object as JSON text; every rule lives in `meta_validate`."""
+
+    field_order = ["meta", "reason"]
 
     meta = forms.CharField(
         label="Organisation metadata (JSON object)",
@@ -90,12 +103,26 @@ class MetaForm(forms.Form):
         return {"meta": json.dumps(meta, indent=2, ensure_ascii=False) if meta else ""}
 
 
+# After lowercasing: what `policies._remote_host` can return, plus the glob characters `*` and `?`.
+HOST_GLOB = re.compile(r"[a-z0-9.*?-]+")
+# Upstream's server name pattern (server.schema.json), and the characters a name glob may add.
+SERVER_NAME = re.compile(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+")
+NAME_GLOB_CHARACTERS = re.compile(r"[a-zA-Z0-9._/*?-]+")
+GLOB_BRACKET = re.compile(r"\[!?\]?[^\]]*\]")
+
+
 class PolicyForm(forms.ModelForm):
+    """A policy rule plus the reason recorded with its audit event.
+
+    Matchers that can never match are refused here: the rule would be saved and silently never apply.
+    """
+
     registry_type = forms.ChoiceField(
         required=False,
         choices=[("", "any")] + [(kind, kind) for kind in REGISTRY_TYPES],
         help_text="Match servers shipping a package of this type; an approve rule needs every package to be of it.",
     )
+    reason = reason_field()
 
     class Meta:
         model = Policy
@@ -108,3 +135,56 @@ class PolicyForm(forms.ModelForm):
             "name_glob": "Server name glob, e.g. io.github.acme-corp/*. Leave every matcher blank to match "
                          "everything.",
         }
+
+    def clean_name_glob(self):
+        glob = self.cleaned_data["name_glob"]
+        if not glob:
+            return glob
+        literal = GLOB_BRACKET.sub("", glob)
+        if not NAME_GLOB_CHARACTERS.fullmatch(literal):
+            raise ValidationError(
+                "Server names only hold letters, digits, “.”, “-”, “_” and one “/”; a glob adds “*”, “?” and "
+                "closed “[…]” sets. This pattern (spaces, other characters or an unclosed “[”) would never match.",
+                code="invalid_name_glob",
+            )
+        if literal == glob and "*" not in glob and "?" not in glob and not SERVER_NAME.fullmatch(glob):
+            raise ValidationError(
+                "Without “*” or “?” this must be a whole server name such as io.github.acme/tool; "
+                "for every server of a namespace write io.github.acme/*.",
+                code="invalid_name_glob",
+            )
+        return glob
+
+    def clean_identifier_glob(self):
+        glob = self.cleaned_data["identifier_glob"]
+        if any(character.isspace() or not character.isprintable() for character in glob):
+            raise ValidationError("Package identifiers never contain spaces or control characters; remove them.",
+                                  code="invalid_identifier_glob")
+        return glob
+
+    def clean_remote_host(self):
+        host = self.cleaned_data["remote_host"].lower()
+        if not host or HOST_GLOB.fullmatch(host):
+            return host
+        suggestion = _bare_host(host)
+        if suggestion:
+            raise ValidationError(
+                "Enter only the host name, without scheme, port or path: “%(suggestion)s”.",
+                code="invalid_remote_host", params={"suggestion": suggestion},
+            )
+        raise ValidationError(
+            "Enter a host name or host glob such as mcp.acme.com or *.acme.com: letters, digits, “.”, “-”, "
+            "“*” and “?” only, without scheme, port, path or spaces.",
+            code="invalid_remote_host",
+        )
+
+
+def _bare_host(text: str) -> str:
+    """The host of a pasted URL (or host:port, or host/path), if it is a valid host glob; else ''."""
+    if any(character.isspace() for character in text):  # urlsplit drops some, so it would suggest a new name
+        return ""
+    try:
+        host = urlsplit(text if "//" in text else "//" + text).hostname or ""
+    except ValueError:
+        return ""
+    return host if HOST_GLOB.fullmatch(host) else ""

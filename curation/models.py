@@ -5,6 +5,11 @@ from django.utils import timezone
 from curation.choices import AuditAction, AuditSource, CurationState, PolicyEffect, VersionPolicy
 
 
+def timestamp_text(moment) -> str:
+    """A moment as people read it here, in the active time zone: `2026-11-21 06:18:03 UTC`."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 class Decision(models.Model):
     """Who decided what, when and why: shared by server and version decisions."""
 
@@ -91,7 +96,7 @@ class AuditEvent(models.Model):
         permissions = [("export_auditevent", "Can export the audit trail")]
 
     def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.server_name} {self.version}".strip()
+        return f"{timestamp_text(self.at)} {self.actor_name} {self.action} {self.server_name} {self.version}".strip()
 
 
 class Listing(models.Model):

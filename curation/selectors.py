@@ -2,9 +2,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from curation.choices import CurationState, VersionPolicy
+from curation.choices import AuditSource, CurationState, VersionPolicy
 from curation.models import AuditEvent, ServerCuration, VersionCuration
 from mirror.choices import UpstreamStatus
 from mirror.models import Server, ServerVersion
@@ -79,6 +80,37 @@ def audit_events(*, since: datetime | None = None, until: datetime | None = None
 
 def recent_audit_events(limit: int = 10) -> list[AuditEvent]:
     return list(AuditEvent.objects.order_by("-at", "-id")[:limit])
+
+
+# The actor name of what a policy rule decides: `policy:<rule name>`.
+POLICY_ACTOR_PREFIX = "policy:"
+# Actor names recorded when no user acted (services.Actor.of): the source's name.
+MACHINE_ACTORS = frozenset({AuditSource.SYNC, AuditSource.CLI, AuditSource.API})
+
+# A loose index scan of (actor_name, at): one index probe per distinct name, however many events each has.
+ACTOR_NAMES_SQL = """
+WITH RECURSIVE names (name) AS (
+    (SELECT actor_name FROM {table} ORDER BY actor_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT actor_name FROM {table} WHERE actor_name > names.name ORDER BY actor_name LIMIT 1)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL
+"""
+
+
+def audit_actor_names() -> list[str]:
+    """Every actor name in the audit trail: people first, then the registry's own actors, then policy rules."""
+    with connection.cursor() as cursor:
+        cursor.execute(ACTOR_NAMES_SQL.format(table=connection.ops.quote_name(AuditEvent._meta.db_table)))
+        names = [name for (name,) in cursor.fetchall()]
+
+    def group(name: str) -> int:
+        if name.startswith(POLICY_ACTOR_PREFIX):
+            return 2
+        return 1 if name in MACHINE_ACTORS else 0
+
+    return sorted(names, key=lambda name: (group(name), name))
 
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")

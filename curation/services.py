@@ -35,9 +35,9 @@ from curation.choices import (
     VersionPolicy,
 )
 from curation.meta import REGISTRY_FACT_KEYS, meta_validate
-from curation.models import AuditEvent, Listing, Policy, ServerCuration, VersionCuration
+from curation.models import AuditEvent, Listing, Policy, ServerCuration, VersionCuration, timestamp_text
 from curation.policies import policies_enabled, policy_first_match
-from curation.selectors import served_versions
+from curation.selectors import POLICY_ACTOR_PREFIX, served_versions
 from mirror.choices import UpstreamEventKind, UpstreamStatus
 from mirror.models import Server, ServerVersion, UpstreamEvent
 from mirror.services import rows_copy
@@ -72,6 +72,32 @@ def _check_transition(old: str, new: str) -> None:
     if new not in ALLOWED_TRANSITIONS.get(old, ()):
         raise ValidationError("Cannot move from %(old)s to %(new)s.", code="invalid_transition",
                               params={"old": old, "new": new})
+
+
+class DecisionChanged(ValidationError):
+    """The decision is no longer the one the curator saw: somebody decided in between, so nothing changed."""
+
+    def __init__(self, *, subject: str, curation, expected_state):
+        self.curation = curation
+        params = {"subject": subject, "state": CurationState(curation.state).label.lower(),
+                  "expected": CurationState(expected_state).label.lower()}
+        if curation.decided_at is None:
+            super().__init__("Nothing was changed: %(subject)s is %(state)s, not %(expected)s as shown. Review it, "
+                             "then decide again.", code="decision_changed", params=params)
+            return
+        super().__init__(
+            "Nothing was changed: since you saw %(subject)s as %(expected)s, %(actor)s set it to %(state)s at "
+            "%(at)s, giving the reason “%(reason)s”. Review that decision, then decide again.",
+            code="decision_changed",
+            params={**params, "actor": curation.decided_by_name or "someone",
+                    "at": timestamp_text(curation.decided_at), "reason": curation.reason},
+        )
+
+
+def _check_unchanged(curation, *, expected_state, subject: str) -> None:
+    """Refuse when the caller decided from a state that is no longer current (the row is locked already)."""
+    if expected_state is not None and curation.state != expected_state:
+        raise DecisionChanged(subject=subject, curation=curation, expected_state=expected_state)
 
 
 def _server_ids(servers) -> list[int]:
@@ -174,25 +200,30 @@ def _pending_versions_approve(decisions: dict[int, tuple[Actor, str]], *, source
 
 # --- decisions --------------------------------------------------------------------------------
 
-def _server_decide(*, server: Server, state, reason, actor, actor_name, source) -> bool:
+@transaction.atomic
+def _server_decide(*, server: Server, state, reason, actor, actor_name, source, expected_state) -> bool:
+    if expected_state is not None:
+        curation = _server_curations_lock([server.pk])[server.pk]
+        _check_unchanged(curation, expected_state=expected_state, subject=f"server {server.name}")
     return servers_decide_bulk(servers=[server], state=state, reason=reason, actor=actor, actor_name=actor_name,
                                source=source) > 0
 
 
-def server_approve(*, server: Server, reason: str, actor=None, actor_name=None, source) -> bool:
+# `expected_state`: the state the caller decided from; DecisionChanged (nothing changed) if it is not current.
+def server_approve(*, server: Server, reason: str, actor=None, actor_name=None, source, expected_state=None) -> bool:
     """Approve a server; under `reviewed`, also approve each of its versions that is pending now."""
     return _server_decide(server=server, state=CurationState.APPROVED, reason=reason, actor=actor,
-                          actor_name=actor_name, source=source)
+                          actor_name=actor_name, source=source, expected_state=expected_state)
 
 
-def server_block(*, server: Server, reason: str, actor=None, actor_name=None, source) -> bool:
+def server_block(*, server: Server, reason: str, actor=None, actor_name=None, source, expected_state=None) -> bool:
     return _server_decide(server=server, state=CurationState.BLOCKED, reason=reason, actor=actor,
-                          actor_name=actor_name, source=source)
+                          actor_name=actor_name, source=source, expected_state=expected_state)
 
 
-def server_reset(*, server: Server, reason: str, actor=None, actor_name=None, source) -> bool:
+def server_reset(*, server: Server, reason: str, actor=None, actor_name=None, source, expected_state=None) -> bool:
     return _server_decide(server=server, state=CurationState.PENDING, reason=reason, actor=actor,
-                          actor_name=actor_name, source=source)
+                          actor_name=actor_name, source=source, expected_state=expected_state)
 
 
 @transaction.atomic
@@ -230,10 +261,12 @@ def servers_decide_bulk(*, servers, state, reason: str, actor=None, actor_name=N
 
 
 @transaction.atomic
-def _version_decide(*, version: ServerVersion, state, reason, actor, actor_name, source) -> bool:
+def _version_decide(*, version: ServerVersion, state, reason, actor, actor_name, source, expected_state) -> bool:
     acting = Actor.of(actor, actor_name, source)
     _server_curations_lock([version.server_id])
     curation = _version_curations_lock([version.pk])[version.pk]
+    _check_unchanged(curation, expected_state=expected_state,
+                     subject=f"version {curation.version.version} of {curation.version.server.name}")
     if curation.state == state:
         return False
     _check_transition(curation.state, state)
@@ -250,19 +283,22 @@ def _version_decide(*, version: ServerVersion, state, reason, actor, actor_name,
     return True
 
 
-def version_approve(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source) -> bool:
+def version_approve(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source,
+                    expected_state=None) -> bool:
     return _version_decide(version=version, state=CurationState.APPROVED, reason=reason, actor=actor,
-                           actor_name=actor_name, source=source)
+                           actor_name=actor_name, source=source, expected_state=expected_state)
 
 
-def version_block(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source) -> bool:
+def version_block(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source,
+                  expected_state=None) -> bool:
     return _version_decide(version=version, state=CurationState.BLOCKED, reason=reason, actor=actor,
-                           actor_name=actor_name, source=source)
+                           actor_name=actor_name, source=source, expected_state=expected_state)
 
 
-def version_reset(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source) -> bool:
+def version_reset(*, version: ServerVersion, reason: str, actor=None, actor_name=None, source,
+                  expected_state=None) -> bool:
     return _version_decide(version=version, state=CurationState.PENDING, reason=reason, actor=actor,
-                           actor_name=actor_name, source=source)
+                           actor_name=actor_name, source=source, expected_state=expected_state)
 
 
 @transaction.atomic
@@ -297,8 +333,8 @@ def server_set_version_policy(*, server: Server, policy, reason: str, actor=None
 # --- organisation metadata --------------------------------------------------------------------
 
 @transaction.atomic
-def meta_update(*, server: Server, version: ServerVersion | None = None, meta, actor=None, actor_name=None,
-                source) -> bool:
+def meta_update(*, server: Server, version: ServerVersion | None = None, meta, reason: str, actor=None,
+                actor_name=None, source) -> bool:
     """Replace the org `_meta` object of a server (or of one of its versions); ValidationError if refused."""
     meta = meta_validate(meta)
     if version is not None and version.server_id != server.pk:
@@ -313,7 +349,7 @@ def meta_update(*, server: Server, version: ServerVersion | None = None, meta, a
     AuditEvent.objects.create(
         at=timezone.now(), actor=acting.user, actor_name=acting.name, source=source,
         action=AuditAction.META_UPDATED, server_name=server.name, version=version.version if version else "",
-        before=curation.meta, after=meta,
+        before=curation.meta, after=meta, reason=reason,
     )
     curation.meta = meta
     curation.save(update_fields=["meta"])
@@ -332,7 +368,7 @@ def _policy_fields(policy: Policy) -> dict:
 
 
 @transaction.atomic
-def policy_save(*, policy: Policy, actor=None, actor_name=None, source) -> Policy:
+def policy_save(*, policy: Policy, reason: str, actor=None, actor_name=None, source) -> Policy:
     """Create or update a rule; the audit event holds the fields before and after."""
     policy.full_clean()
     acting = Actor.of(actor, actor_name, source)
@@ -344,20 +380,20 @@ def policy_save(*, policy: Policy, actor=None, actor_name=None, source) -> Polic
         AuditEvent.objects.create(
             actor=acting.user, actor_name=acting.name, source=source,
             action=AuditAction.POLICY_UPDATED if stored else AuditAction.POLICY_CREATED,
-            before=before, after=after, reason=f"Policy rule “{policy.name}”",
+            before=before, after=after, reason=reason,
         )
     return policy
 
 
 @transaction.atomic
-def policy_delete(*, policy: Policy, actor=None, actor_name=None, source) -> None:
+def policy_delete(*, policy: Policy, reason: str, actor=None, actor_name=None, source) -> None:
     acting = Actor.of(actor, actor_name, source)
     stored = Policy.objects.select_for_update().filter(pk=policy.pk).first()
     if stored is None:
         return
     AuditEvent.objects.create(
         actor=acting.user, actor_name=acting.name, source=source, action=AuditAction.POLICY_DELETED,
-        before=_policy_fields(stored), after=None, reason=f"Policy rule “{stored.name}”",
+        before=_policy_fields(stored), after=None, reason=reason,
     )
     stored.delete()
 
@@ -385,7 +421,7 @@ def _upstream_audit_event(event: UpstreamEvent, *, server_name: str, version: st
 
 
 def _policy_actor(rule: Policy) -> tuple[Actor, str]:
-    return Actor(user=None, name=f"policy:{rule.name}"), f"Matched policy rule “{rule.name}”"
+    return Actor(user=None, name=f"{POLICY_ACTOR_PREFIX}{rule.name}"), f"Matched policy rule “{rule.name}”"
 
 
 class _VersionFacts(NamedTuple):

@@ -2,7 +2,8 @@ from django import template
 
 from curation import selectors
 from curation.admin_display import badge
-from mirror.selectors import sync_run_last
+from curation.models import timestamp_text
+from mirror.selectors import sync_run_last, sync_run_last_succeeded
 
 register = template.Library()
 
@@ -11,6 +12,12 @@ register = template.Library()
 def state_badge(value):
     """A coloured, escaped pill for a curation state or an upstream status."""
     return badge(value)
+
+
+@register.filter
+def timestamp(moment):
+    """`2026-11-21 06:18:03 UTC`, in the active time zone; empty for no moment."""
+    return timestamp_text(moment) if moment else ""
 
 
 @register.inclusion_tag("admin/curation/includes/dashboard.html", takes_context=True)
@@ -24,6 +31,7 @@ def registry_dashboard(context):
         data["counts"] = selectors.curation_counts()
     if data["show_sync"]:
         data["sync_run"] = sync_run_last()
+        data["last_success"] = sync_run_last_succeeded()
     if data["show_audit"]:
         data["audit_events"] = selectors.recent_audit_events(10)
     return data

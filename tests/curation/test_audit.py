@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -36,6 +37,46 @@ def test_the_database_refuses_to_alter_audit_rows(event, statement):
             cursor.execute(statement)
     event.refresh_from_db()
     assert (event.reason, event.actor_name) == ("ok", "alice")
+
+
+class _RolledBack(Exception):
+    pass
+
+
+@pytest.fixture
+def probe_role():
+    """A role created for one test (and dropped after it), named so parallel runs never share it."""
+    name = f"registry_probe_{uuid.uuid4().hex[:12]}"
+    yield name
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+def _truncate_as(role: str, *, member_of_owner: bool) -> None:
+    """TRUNCATE the audit trail as `role` with the escape hatch set, in a transaction that is rolled back."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT SELECT, TRUNCATE ON curation_auditevent TO {role}")
+        if member_of_owner:
+            cursor.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = 'curation_auditevent'::regclass")
+            cursor.execute(f"GRANT {cursor.fetchone()[0]} TO {role}")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"SET LOCAL ROLE {role}")
+        cursor.execute("SET LOCAL registry.audit_truncate = 'on'")
+        cursor.execute("TRUNCATE curation_auditevent")
+        raise _RolledBack
+
+
+def test_the_truncate_escape_hatch_is_refused_to_a_role_that_does_not_own_the_table(event, probe_role):
+    with pytest.raises(DatabaseError, match="curation_auditevent is append-only: TRUNCATE refused"):
+        _truncate_as(probe_role, member_of_owner=False)
+    assert AuditEvent.objects.filter(pk=event.pk, reason="ok").exists()
+
+
+def test_the_truncate_escape_hatch_still_serves_members_of_the_owner_role(event, probe_role):
+    with pytest.raises(_RolledBack):
+        _truncate_as(probe_role, member_of_owner=True)
+    assert AuditEvent.objects.filter(pk=event.pk).exists()  # rolled back
 
 
 def test_the_orm_cannot_alter_audit_rows_either(event):

@@ -1,6 +1,7 @@
 import pytest
 
 from curation.choices import AuditAction, PolicyEffect
+from curation.forms import PolicyForm
 from curation.models import AuditEvent, Listing, Policy, ServerCuration
 from curation.policies import policies_enabled, policy_first_match, policy_matches
 from tests.curation.curation_support import actions, mirrored, new_versions_page, server_state, sync_page, \
@@ -201,3 +202,66 @@ def test_no_policy_leaves_everything_pending_and_audits_the_discoveries():
         ("version_discovered", "sync", "io.github.acme/tool", "1.1.0"),
     ]
     assert not AuditEvent.objects.exclude(source="sync").exists()
+
+
+# --- the policy form: matchers that could never match are refused ------------------------------
+
+def policy_form(**matchers):
+    data = {"name": "rule", "priority": 10, "enabled": "on", "effect": PolicyEffect.BLOCK, "reason": "SEC-1",
+            **matchers}
+    return PolicyForm(data=data)
+
+
+@pytest.mark.parametrize(("pasted", "suggestion"), [
+    ("https://mcp.owner005.example.com", "mcp.owner005.example.com"),
+    ("MCP.Owner005.example.com/", "mcp.owner005.example.com"),
+    ("https://mcp.acme.com:8443/mcp", "mcp.acme.com"),
+    ("*.acme.com:443", "*.acme.com"),
+    ("https://user@mcp.acme.com", "mcp.acme.com"),
+])
+def test_a_pasted_url_as_remote_host_is_refused_with_the_bare_host_suggested(pasted, suggestion):
+    form = policy_form(remote_host=pasted)
+    assert not form.is_valid()
+    assert form.errors["remote_host"] == [f"Enter only the host name, without scheme, port or path: “{suggestion}”."]
+
+
+@pytest.mark.parametrize("host", ["https://bad host/with/path", "mcp acme.com", "[::1]", "mcp_acme.com",
+                                  "mcp.acme.com\t."])
+def test_a_remote_host_that_is_no_host_glob_is_refused(host):
+    form = policy_form(remote_host=host)
+    assert not form.is_valid()
+    assert "host name or host glob" in form.errors["remote_host"][0]
+
+
+def test_a_remote_host_is_stored_lowercase_so_it_matches():
+    form = policy_form(remote_host="  *.ACME.com ")
+    assert form.is_valid(), form.errors
+    rule = form.save()
+    assert rule.remote_host == "*.acme.com"
+    assert policy_matches(rule, document(remotes=[REMOTE]))
+
+
+@pytest.mark.parametrize("glob", ["io.github.acme/ *", "io.github.acme/tool name", "[", "io.github.acme/[ab",
+                                  "io.github.acme/ümlaut*", "io.github.acme", "acme-tool"])
+def test_a_name_glob_that_can_never_match_a_server_name_is_refused(glob):
+    form = policy_form(name_glob=glob)
+    assert not form.is_valid()
+    assert form.errors["name_glob"]
+
+
+@pytest.mark.parametrize("glob", ["io.github.acme/*", "io.github.acme/tool", "*acme*", "io.github.acme/tool-[0-9]",
+                                  "io.github.*/weather?", "io.github.acme/[!x]*"])
+def test_name_globs_that_can_match_are_accepted(glob):
+    assert policy_form(name_glob=glob).is_valid()
+
+
+@pytest.mark.parametrize("glob", ["@acme/ *", "@acme/tool\u00a0x", "acme\x07"])
+def test_an_identifier_glob_with_whitespace_or_control_characters_is_refused(glob):
+    form = policy_form(identifier_glob=glob)
+    assert not form.is_valid()
+    assert "never contain spaces" in form.errors["identifier_glob"][0]
+
+
+def test_identifier_globs_of_every_registry_type_are_accepted():
+    for glob in ("@acme/*", "acme-mcp", "ghcr.io/acme/*:1.*", "Acme.Mcp.*", "https://github.com/acme/*.mcpb"):
+        assert policy_form(identifier_glob=glob).is_valid(), glob

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from api.rendering import OFFICIAL_NAMESPACE
 from curation import services
@@ -215,9 +216,9 @@ def test_meta_update_is_served_under_the_namespace_beside_the_registry_facts():
     services.server_approve(server=server, reason="ok", actor_name="alice", source=AuditSource.ADMIN)
     version = server.versions.get(version="1.1.0")
 
-    assert services.meta_update(server=server, meta={"owningTeam": "payments", "tier": 1}, **CLI)
-    assert services.meta_update(server=server, version=version, meta={"tier": 2}, **CLI)
-    assert not services.meta_update(server=server, version=version, meta={"tier": 2}, **CLI)
+    assert services.meta_update(server=server, meta={"owningTeam": "payments", "tier": 1}, reason="SEC-7", **CLI)
+    assert services.meta_update(server=server, version=version, meta={"tier": 2}, reason="tier 2 build", **CLI)
+    assert not services.meta_update(server=server, version=version, meta={"tier": 2}, reason="again", **CLI)
 
     older = Listing.objects.get(version__server=server, version_string="1.0.0").org_meta
     newer = Listing.objects.get(version=version).org_meta
@@ -225,9 +226,10 @@ def test_meta_update_is_served_under_the_namespace_beside_the_registry_facts():
                      "approvedAt": older["approvedAt"]}
     assert newer["tier"] == 2 and newer["owningTeam"] == "payments"
     server_event, version_event = AuditEvent.objects.filter(action=AuditAction.META_UPDATED).order_by("id")
-    assert (server_event.before, server_event.after, server_event.version) == (
-        {}, {"owningTeam": "payments", "tier": 1}, "")
-    assert (version_event.before, version_event.after, version_event.version) == ({}, {"tier": 2}, "1.1.0")
+    assert (server_event.before, server_event.after, server_event.version, server_event.reason) == (
+        {}, {"owningTeam": "payments", "tier": 1}, "", "SEC-7")
+    assert (version_event.before, version_event.after, version_event.version, version_event.reason) == (
+        {}, {"tier": 2}, "1.1.0", "tier 2 build")
 
 
 @pytest.mark.parametrize("meta", [{"approvedBy": "mallory"}, {"curationState": "approved"},
@@ -235,7 +237,7 @@ def test_meta_update_is_served_under_the_namespace_beside_the_registry_facts():
 def test_meta_update_refuses_what_would_overwrite_registry_or_upstream_facts(meta):
     server = mirrored("io.github.acme/one")
     with pytest.raises(ValidationError):
-        services.meta_update(server=server, meta=meta, **CLI)
+        services.meta_update(server=server, meta=meta, reason="r", **CLI)
     assert not AuditEvent.objects.exists()
 
 
@@ -251,7 +253,7 @@ def test_registry_facts_win_over_stored_metadata_written_around_the_service():
 def test_meta_update_of_another_servers_version_is_refused():
     one, two = mirrored("io.github.acme/one"), mirrored("io.github.acme/two")
     with pytest.raises(ValidationError, match="does not belong"):
-        services.meta_update(server=one, version=two.versions.get(), meta={"a": 1}, **CLI)
+        services.meta_update(server=one, version=two.versions.get(), meta={"a": 1}, reason="r", **CLI)
 
 
 # --- policy rules ------------------------------------------------------------------------------
@@ -259,22 +261,27 @@ def test_meta_update_of_another_servers_version_is_refused():
 def test_policy_save_and_delete_are_audited_with_before_and_after():
     alice = user("alice")
     policy = services.policy_save(policy=Policy(name="acme", name_glob="io.github.acme/*",
-                                                effect=PolicyEffect.APPROVE), actor=alice, source=AuditSource.ADMIN)
+                                                effect=PolicyEffect.APPROVE), reason="SEC-1: trust acme",
+                                  actor=alice, source=AuditSource.ADMIN)
     policy.priority = 10
-    services.policy_save(policy=policy, actor=alice, source=AuditSource.ADMIN)
-    services.policy_save(policy=policy, actor=alice, source=AuditSource.ADMIN)  # unchanged: no event
-    services.policy_delete(policy=policy, actor=alice, source=AuditSource.ADMIN)
+    services.policy_save(policy=policy, reason="SEC-2: before the generic rules", actor=alice,
+                         source=AuditSource.ADMIN)
+    services.policy_save(policy=policy, reason="no change", actor=alice, source=AuditSource.ADMIN)  # no event
+    services.policy_delete(policy=policy, reason="SEC-3: acme sold", actor=alice, source=AuditSource.ADMIN)
 
     created, updated, deleted = AuditEvent.objects.order_by("id")
-    assert (created.action, created.before, created.after["name_glob"]) == ("policy_created", None, "io.github.acme/*")
-    assert (updated.action, updated.before["priority"], updated.after["priority"]) == ("policy_updated", 100, 10)
-    assert (deleted.action, deleted.before["name"], deleted.after) == ("policy_deleted", "acme", None)
+    assert (created.action, created.before, created.after["name_glob"], created.reason) == (
+        "policy_created", None, "io.github.acme/*", "SEC-1: trust acme")
+    assert (updated.action, updated.before["priority"], updated.after["priority"], updated.reason) == (
+        "policy_updated", 100, 10, "SEC-2: before the generic rules")
+    assert (deleted.action, deleted.before["name"], deleted.after, deleted.reason) == (
+        "policy_deleted", "acme", None, "SEC-3: acme sold")
     assert not Policy.objects.exists()
 
 
 def test_policy_save_validates_the_rule():
     with pytest.raises(ValidationError):
-        services.policy_save(policy=Policy(name="x", effect="explode"), **CLI)
+        services.policy_save(policy=Policy(name="x", effect="explode"), reason="r", **CLI)
     assert not Policy.objects.exists() and not AuditEvent.objects.exists()
 
 
@@ -313,6 +320,100 @@ def test_concurrent_curators_never_lose_an_audit_event():
         previous = event.after["state"]
     assert server_state(server) == previous
     assert Listing.objects.get(version__server=server).is_served == (previous == "approved")
+
+
+# --- decisions from a stale page -----------------------------------------------------------------
+
+def test_a_decision_taken_from_a_state_that_changed_since_is_refused_and_changes_nothing():
+    server = mirrored("io.github.acme/one")
+    services.server_block(server=server, reason="Malware found, INC-42", actor=user("bob"), source=AuditSource.ADMIN)
+    decided_at = ServerCuration.objects.get(pk=server.pk).decided_at
+
+    with pytest.raises(services.DecisionChanged) as refused:
+        services.server_approve(server=server, reason="Looks fine to me", actor=user("carol"),
+                                source=AuditSource.ADMIN, expected_state=CurationState.PENDING)
+
+    message = " ".join(refused.value.messages)
+    assert "server io.github.acme/one" in message and "bob set it to blocked" in message
+    assert f"at {timezone.localtime(decided_at):%Y-%m-%d %H:%M:%S} UTC" in message
+    assert "“Malware found, INC-42”" in message and "as pending" in message
+    assert refused.value.curation.state == CurationState.BLOCKED
+    assert server_state(server) == CurationState.BLOCKED
+    assert actions() == [("server_blocked", "bob", "io.github.acme/one", "")]
+    # Deciding again from the state now shown goes through.
+    assert services.server_approve(server=server, reason="INC-42 was a false positive", actor=user("dave"),
+                                   source=AuditSource.ADMIN, expected_state=CurationState.BLOCKED)
+    assert server_state(server) == CurationState.APPROVED
+
+
+def test_a_version_decision_taken_from_a_stale_state_is_refused():
+    server = mirrored("io.github.acme/one", ["1.0.0", "1.1.0"])
+    version = server.versions.get(version="1.1.0")
+    services.version_block(version=version, reason="CVE-2026-1", actor_name="bob", source=AuditSource.ADMIN)
+
+    with pytest.raises(services.DecisionChanged, match="version 1.1.0 of io.github.acme/one"):
+        services.version_approve(version=version, reason="ok", actor_name="carol", source=AuditSource.ADMIN,
+                                 expected_state=CurationState.PENDING)
+
+    assert version_state(version) == CurationState.BLOCKED
+    assert services.version_reset(version=version, reason="fixed", actor_name="carol", source=AuditSource.ADMIN,
+                                  expected_state=CurationState.BLOCKED)
+
+
+def test_an_unchanged_expected_state_lets_the_decision_through():
+    server = mirrored("io.github.acme/one")
+    assert services.server_approve(server=server, reason="ok", expected_state=CurationState.PENDING, **CLI)
+    assert not services.server_approve(server=server, reason="again", expected_state=CurationState.APPROVED, **CLI)
+    assert server_state(server) == CurationState.APPROVED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_two_concurrent_decisions_from_the_same_page_only_the_first_goes_through():
+    """Both curators saw `pending`; the row lock orders them, and the second finds the first's decision."""
+    server = mirrored("io.github.acme/race")
+    services.server_reset(server=server, reason="create the row", **CLI)
+    outcomes, errors = {}, []
+
+    def decide(service, name):
+        try:
+            outcomes[name] = service(server=server, reason=name, actor_name=name, source=AuditSource.ADMIN,
+                                     expected_state=CurationState.PENDING)
+        except services.DecisionChanged as refusal:
+            outcomes[name] = refusal
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide, args=(services.server_approve, "carol")),
+               threading.Thread(target=decide, args=(services.server_block, "bob"))]
+    with transaction.atomic():
+        # Hold the row so both decisions are under way, waiting for it, before either can look at the state.
+        ServerCuration.objects.select_for_update().get(pk=server.pk)
+        for thread in threads:
+            thread.start()
+        _wait_for_lock_waiters(2)
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(type(outcome).__name__ for outcome in outcomes.values()) == ["DecisionChanged", "bool"]
+    winner = next(name for name, outcome in outcomes.items() if outcome is True)
+    refusal = next(outcome for outcome in outcomes.values() if outcome is not True)
+    assert f"{winner} set it to" in " ".join(refusal.messages)
+    assert [(event.actor_name, event.before) for event in AuditEvent.objects.all()] == [
+        (winner, {"state": "pending"})]
+
+
+def _wait_for_lock_waiters(count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0] >= count:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{count} sessions never waited for a lock")
 
 
 def _incremental_pull(client, mark: datetime | None) -> tuple[set[tuple[str, str]], datetime | None]:

@@ -6,6 +6,9 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from curation.choices import AuditAction, AuditSource
@@ -176,42 +179,202 @@ def test_unknown_export_format_or_filter_is_a_clear_400(auditor_client, events):
     assert response.status_code == 400
 
 
+def test_search_covers_reasons_actors_versions_and_actions(auditor_client, events):
+    event(datetime(2026, 1, 13, tzinfo=timezone.utc), actor_name="carol", action=AuditAction.VERSION_BLOCKED,
+          server_name="io.github.acme/four", version="2.1.0", reason="SEC-300 compromised release")
+
+    def search(term):
+        response = auditor_client.get(CHANGELIST, {"q": term})
+        assert response.status_code == 200
+        return sorted(listed(response))
+
+    assert search("sec-300") == ["SEC-300 compromised release"]
+    assert search("carol") == ["SEC-300 compromised release"]
+    assert search("2.1.0") == ["SEC-300 compromised release"]
+    assert search("blocked") == ["SEC-300 compromised release", "second"]  # action codes and labels
+    assert search("status changed") == [AuditAction.UPSTREAM_STATUS_CHANGED]
+    assert search("version blocked") == ["SEC-300 compromised release"]
+    assert search('"compromised release" acme') == ["SEC-300 compromised release"]
+    assert search("bob blocked") == ["second"]
+    event(datetime(2026, 1, 14, tzinfo=timezone.utc), action=AuditAction.POLICY_CREATED, server_name="",
+          after={"name": "acme-approve"}, reason="SEC-10")
+    assert search("acme-approve") == ["SEC-10"]  # a rule's events name it in `after` (or `before`) only
+
+
+def test_search_query_count_does_not_grow_with_the_matches(auditor_client):
+    def queries(term):
+        with CaptureQueriesContext(connection) as context:
+            assert auditor_client.get(CHANGELIST, {"q": term}).status_code == 200
+        return len(context.captured_queries)
+
+    event(datetime(2026, 1, 1, tzinfo=timezone.utc), reason="SEC-1 once")
+    few = queries("SEC-1")
+    for day in range(2, 30):
+        event(datetime(2026, 1, day, tzinfo=timezone.utc), actor_name=f"user{day}", reason=f"SEC-1 again {day}")
+    assert queries("SEC-1") == few
+
+
+def test_actor_filter_lists_people_first_and_finds_any_actor_among_hundreds(auditor_client):
+    at = datetime(2026, 1, 10, tzinfo=timezone.utc)
+    for number in range(250):
+        event(at, actor_name=f"policy:rule-{number:03d}", source=AuditSource.SYNC, reason=f"rule {number}")
+    event(at, actor_name="sync", source=AuditSource.SYNC, reason="synced")
+    event(at, actor_name="zoe", reason="zoe decided")
+    event(at, actor_name="adam", reason="adam decided")
+
+    response = auditor_client.get(CHANGELIST)
+    html = response.content.decode()
+    actor_filter = next(spec for spec in response.context["cl"].filter_specs if spec.title == "actor")
+    links = [link["display"] for link in next(actor_filter.choices(response.context["cl"]))["links"]]
+    assert links[:4] == ["All", "adam", "zoe", "sync"] and links[4] == "policy:rule-000"
+    assert "?actor_name=zoe" in html
+    assert "153 more: type the name above." in html
+    assert '<option value="policy:rule-249">' in html  # suggested by the text box
+    assert listed(auditor_client.get(CHANGELIST, {"actor_name": "policy:rule-249"})) == ["rule 249"]
+
+
+def test_the_server_filter_from_server_links_is_visible_clearable_and_kept_by_exports(auditor_client, events):
+    response = auditor_client.get(CHANGELIST, {"server_name": "io.github.acme/two"})
+
+    assert listed(response) == ["second"]
+    html = response.content.decode()
+    assert response.context["cl"].has_active_filters
+    assert "By server" in html and '<li class="selected">\n    <a href="?server_name=io.github.acme%2Ftwo"' in html
+    assert "Clear all filters" in html
+    export_url = reverse("admin:curation_auditevent_export", args=["csv"])
+    assert f'href="{export_url}?server_name=io.github.acme%2Ftwo"' in html
+    export = auditor_client.get(export_url, {"server_name": "io.github.acme/two"})
+    assert [row["reason"] for row in csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))] \
+        == ["second"]
+    # Without it, the filter is not offered at all: there are too many servers to list.
+    assert "By server" not in auditor_client.get(CHANGELIST).content.decode()
+
+
+def test_times_show_seconds_and_the_time_zone(auditor_client, events, settings):
+    html = auditor_client.get(CHANGELIST).content.decode()
+    assert "2026-01-11 23:59:00 UTC" in html
+    detail = auditor_client.get(reverse("admin:curation_auditevent_change", args=[events[1].pk])).content.decode()
+    assert "2026-01-11 23:59:00 UTC" in detail
+    settings.TIME_ZONE = "Europe/Berlin"
+    assert "2026-01-12 00:59:00 CET" in auditor_client.get(CHANGELIST).content.decode()
+
+
+def test_the_actor_links_to_the_user_only_for_those_who_may_view_users(auditor_client, superuser_client, auditor):
+    acted = event(datetime(2026, 1, 10, tzinfo=timezone.utc), actor_name="audrey", actor=auditor)
+    url = reverse("admin:curation_auditevent_change", args=[acted.pk])
+    user_url = reverse("admin:auth_user_change", args=[auditor.pk])
+
+    as_auditor = auditor_client.get(url).content.decode()
+    assert user_url not in as_auditor and "audrey" in as_auditor
+    assert auditor_client.get(user_url).status_code == 403
+    assert f'<a href="{user_url}">audrey</a>' in superuser_client.get(url).content.decode()
+
+
+def test_a_reversed_date_range_warns_and_its_export_is_refused(auditor_client, events):
+    query = {"at__gte": "2026-01-12", "at__lte": "2026-01-10"}
+    response = auditor_client.get(CHANGELIST, query)
+    assert listed(response) == []
+    assert any("runs backwards, from 2026-01-12 to 2026-01-10" in str(message)
+               for message in response.context["messages"])
+
+    export = auditor_client.get(reverse("admin:curation_auditevent_export", args=["csv"]), query)
+    assert export.status_code == 400
+    assert "Nothing exported: the date range runs backwards" in export.content.decode()
+
+
+def test_an_export_with_a_malformed_date_is_refused_not_widened(auditor_client, events):
+    export = auditor_client.get(reverse("admin:curation_auditevent_export", args=["jsonl"]),
+                                {"at__gte": "garbage", "actor_name": "alice"})
+    assert export.status_code == 400
+    assert "Nothing exported: “garbage” is not a date of the form YYYY-MM-DD." in export.content.decode()
+    # The refusal leaves no warning behind for the next page.
+    assert not list(auditor_client.get(CHANGELIST).context["messages"])
+
+
+def test_history_on_an_audit_event_opens_its_servers_events(auditor_client, events):
+    html = auditor_client.get(reverse("admin:curation_auditevent_change", args=[events[0].pk])).content.decode()
+    assert f'<a href="{CHANGELIST}?server_name=io.github.acme%2Fone" class="historylink">' in html
+    assert reverse("admin:curation_auditevent_history", args=[events[0].pk]) not in html
+    serverless = event(datetime(2026, 1, 10, tzinfo=timezone.utc), action=AuditAction.POLICY_CREATED,
+                       server_name="")
+    html = auditor_client.get(reverse("admin:curation_auditevent_change", args=[serverless.pk])).content.decode()
+    assert "historylink" not in html
+
+
 # --- policies ---------------------------------------------------------------------------------
 
-def test_policy_add_change_delete_are_audited(curator_client, curator):
+def test_policy_add_change_delete_are_audited_with_the_curators_reason(curator_client, curator):
     add = curator_client.post(reverse("admin:curation_policy_add"), {
         "name": "acme", "priority": 10, "enabled": "on", "effect": "approve", "name_glob": "io.github.acme/*",
-        "registry_type": "npm", "identifier_glob": "", "remote_host": ""})
+        "registry_type": "npm", "identifier_glob": "", "remote_host": "", "reason": "SEC-10: acme is a vendor"})
     assert add.status_code == 302
     policy = Policy.objects.get(name="acme")
     created = AuditEvent.objects.get(action=AuditAction.POLICY_CREATED)
-    assert (created.actor_id, created.source, created.after["name_glob"]) == (curator.pk, AuditSource.ADMIN,
-                                                                             "io.github.acme/*")
+    assert (created.actor_id, created.source, created.after["name_glob"], created.reason) == (
+        curator.pk, AuditSource.ADMIN, "io.github.acme/*", "SEC-10: acme is a vendor")
 
     change = curator_client.post(reverse("admin:curation_policy_change", args=[policy.pk]), {
         "name": "acme", "priority": 10, "enabled": "on", "effect": "block", "name_glob": "io.github.acme/*",
-        "registry_type": "npm", "identifier_glob": "", "remote_host": ""})
+        "registry_type": "npm", "identifier_glob": "", "remote_host": "", "reason": "SEC-11: acme breached"})
     assert change.status_code == 302
     updated = AuditEvent.objects.get(action=AuditAction.POLICY_UPDATED)
-    assert (updated.before["effect"], updated.after["effect"]) == ("approve", "block")
+    assert (updated.before["effect"], updated.after["effect"], updated.reason) == (
+        "approve", "block", "SEC-11: acme breached")
 
-    delete = curator_client.post(reverse("admin:curation_policy_delete", args=[policy.pk]), {"post": "yes"})
-    assert delete.status_code == 302
+    delete_url = reverse("admin:curation_policy_delete", args=[policy.pk])
+    confirmation = curator_client.get(delete_url)
+    assert confirmation.status_code == 200 and 'name="reason"' in confirmation.content.decode()
+    delete = curator_client.post(delete_url, {"reason": "SEC-12: acme sold"}, follow=True)
+    assert delete.redirect_chain[-1][0] == reverse("admin:curation_policy_changelist")
     assert not Policy.objects.exists()
-    assert AuditEvent.objects.get(action=AuditAction.POLICY_DELETED).before["name"] == "acme"
+    deleted = AuditEvent.objects.get(action=AuditAction.POLICY_DELETED)
+    assert (deleted.before["name"], deleted.reason, deleted.actor_id) == ("acme", "SEC-12: acme sold", curator.pk)
+    assert LogEntry.objects.filter(action_flag=DELETION, object_repr="acme").exists()  # Django's own history
 
 
-def test_policy_bulk_delete_audits_each_rule(curator_client):
+def test_policy_forms_require_a_reason_and_keep_the_input(curator_client):
+    data = {"name": "acme", "priority": 10, "enabled": "on", "effect": "approve", "name_glob": "io.github.acme/*",
+            "registry_type": "npm", "identifier_glob": "", "remote_host": "mcp.acme.com"}
+    add = curator_client.post(reverse("admin:curation_policy_add"), {**data, "reason": "  "})
+    assert add.status_code == 200
+    form = add.context["adminform"].form
+    assert form.errors["reason"] and form["remote_host"].value() == "mcp.acme.com"
+    assert not Policy.objects.exists()
+
+    curator_client.post(reverse("admin:curation_policy_add"), {**data, "reason": "r"})
+    policy = Policy.objects.get()
+    change = curator_client.post(reverse("admin:curation_policy_change", args=[policy.pk]),
+                                 {**data, "effect": "block", "reason": ""})
+    assert change.status_code == 200 and change.context["adminform"].form.errors["reason"]
+    delete = curator_client.post(reverse("admin:curation_policy_delete", args=[policy.pk]), {"post": "yes"})
+    assert delete.status_code == 200 and delete.context["form"].errors["reason"]
+    policy.refresh_from_db()
+    assert policy.effect == "approve"
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == [AuditAction.POLICY_CREATED]
+
+
+def test_policy_bulk_delete_asks_for_a_reason_and_audits_each_rule(curator_client):
     for name in ("one", "two"):
         curator_client.post(reverse("admin:curation_policy_add"), {
-            "name": name, "priority": 100, "effect": "block", "name_glob": f"{name}/*"})
+            "name": name, "priority": 100, "effect": "block", "name_glob": f"io.github.{name}/*", "reason": "r"})
     assert Policy.objects.count() == 2
-    response = curator_client.post(reverse("admin:curation_policy_changelist"), {
-        "action": "delete_selected", "_selected_action": list(Policy.objects.values_list("pk", flat=True)),
-        "index": 0, "post": "yes"})
+    changelist = reverse("admin:curation_policy_changelist")
+    actions = dict(curator_client.get(changelist).context["action_form"].fields["action"].choices)
+    assert "delete_selected" not in actions and "delete_selected_rules" in actions
+    selection = {"action": "delete_selected_rules", "index": 0,
+                 "_selected_action": list(Policy.objects.values_list("pk", flat=True))}
+
+    intermediate = curator_client.post(changelist, selection)
+    assert intermediate.status_code == 200 and "io.github.one/*" not in intermediate.content.decode()
+    assert "one" in intermediate.content.decode() and 'name="reason"' in intermediate.content.decode()
+    assert curator_client.post(changelist, {**selection, "confirm": "yes", "reason": ""}).context["form"].errors
+    assert Policy.objects.count() == 2
+
+    response = curator_client.post(changelist, {**selection, "confirm": "yes", "reason": "SEC-20: cleanup"})
     assert response.status_code == 302
     assert not Policy.objects.exists()
-    assert AuditEvent.objects.filter(action=AuditAction.POLICY_DELETED).count() == 2
+    assert list(AuditEvent.objects.filter(action=AuditAction.POLICY_DELETED).values_list("reason", flat=True)) \
+        == ["SEC-20: cleanup"] * 2
 
 
 def test_policy_form_errors_are_shown_not_raised(curator_client):
@@ -223,15 +386,28 @@ def test_policy_form_errors_are_shown_not_raised(curator_client):
     assert not AuditEvent.objects.exists()
 
 
+def test_policy_admin_refuses_a_url_as_remote_host_and_keeps_the_input(curator_client):
+    response = curator_client.post(reverse("admin:curation_policy_add"), {
+        "name": "owner005", "priority": 10, "effect": "approve", "remote_host": "https://mcp.owner005.example.com",
+        "reason": "vendor review"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Enter only the host name, without scheme, port or path: “mcp.owner005.example.com”." in html
+    assert 'value="https://mcp.owner005.example.com"' in html
+    assert not Policy.objects.exists()
+
+
 def test_auditor_sees_policies_but_cannot_edit_them(auditor_client, curator_client):
-    curator_client.post(reverse("admin:curation_policy_add"), {"name": "one", "priority": 1, "effect": "block"})
+    curator_client.post(reverse("admin:curation_policy_add"), {"name": "one", "priority": 1, "effect": "block",
+                                                               "reason": "r"})
     policy = Policy.objects.get()
     assert auditor_client.get(reverse("admin:curation_policy_changelist")).status_code == 200
     assert auditor_client.get(reverse("admin:curation_policy_add")).status_code == 403
     assert auditor_client.post(reverse("admin:curation_policy_change", args=[policy.pk]),
-                               {"name": "two", "priority": 1, "effect": "approve"}).status_code == 403
+                               {"name": "two", "priority": 1, "effect": "approve", "reason": "r"}).status_code == 403
+    assert auditor_client.get(reverse("admin:curation_policy_delete", args=[policy.pk])).status_code == 403
     assert auditor_client.post(reverse("admin:curation_policy_delete", args=[policy.pk]),
-                               {"post": "yes"}).status_code == 403
+                               {"reason": "r"}).status_code == 403
     policy.refresh_from_db()
     assert (policy.name, policy.effect) == ("one", "block")
 

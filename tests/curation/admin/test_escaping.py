@@ -81,7 +81,7 @@ def test_version_inline_escapes_the_version_and_its_decision(superuser_client, e
 
 def test_meta_values_are_escaped_in_the_editor_and_the_read_only_view(superuser_client, evil_server):
     url = reverse("admin:mirror_server_meta", args=[evil_server.pk])
-    superuser_client.post(url, {"meta": '{"note": "</textarea><script>alert(8)</script>"}'})
+    superuser_client.post(url, {"meta": '{"note": "</textarea><script>alert(8)</script>"}', "reason": "r"})
     for page in (url, reverse("admin:mirror_server_change", args=[evil_server.pk])):
         html = superuser_client.get(page).content.decode()
         assert "</textarea><script>alert(8)" not in html

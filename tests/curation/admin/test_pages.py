@@ -4,7 +4,9 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone as django_timezone
 
 from curation import services
 from curation.choices import AuditAction, AuditSource
@@ -36,15 +38,34 @@ def test_meta_editor_saves_a_valid_object_and_audits_it(curator_client, curator)
     url = reverse("admin:mirror_server_meta", args=[server.pk])
 
     assert curator_client.get(url).status_code == 200
-    response = curator_client.post(url, {"meta": '{"owningTeam": "platform", "ticket": "SEC-1"}'}, follow=True)
+    response = curator_client.post(url, {"meta": '{"owningTeam": "platform", "ticket": "SEC-1"}',
+                                         "reason": "Ownership per SEC-1"}, follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("admin:mirror_server_change", args=[server.pk])
     assert meta_of(server) == {"owningTeam": "platform", "ticket": "SEC-1"}
     event = AuditEvent.objects.get(action=AuditAction.META_UPDATED)
-    assert (event.actor_id, event.before, event.after) == (curator.pk, {}, meta_of(server))
+    assert (event.actor_id, event.before, event.after, event.reason) == (curator.pk, {}, meta_of(server),
+                                                                         "Ownership per SEC-1")
     # The editor shows the stored object back, pretty-printed.
     editor = curator_client.get(url).content.decode()
     assert "&quot;owningTeam&quot;: &quot;platform&quot;" in editor
+
+
+def test_meta_editor_requires_a_reason_and_keeps_the_input(curator_client):
+    server = make_server("io.github.acme/one")
+    url = reverse("admin:mirror_server_meta", args=[server.pk])
+    assert 'name="reason"' in curator_client.get(url).content.decode()
+    # The editor on the server page asks for it too.
+    change_page = curator_client.get(reverse("admin:mirror_server_change", args=[server.pk])).content.decode()
+    assert change_page.count('name="reason"') == 3  # decision, version policy and metadata
+
+    response = curator_client.post(url, {"meta": '{"owningTeam": "platform"}', "reason": "  "})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    assert response.context["form"]["meta"].value() == '{"owningTeam": "platform"}'
+    assert meta_of(server) == {}
+    assert not AuditEvent.objects.filter(action=AuditAction.META_UPDATED).exists()
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -63,7 +84,7 @@ def test_meta_editor_turns_bad_input_into_a_form_error(curator_client, text, exp
     decide(server, "pending")  # a curation row exists, with empty metadata
     url = reverse("admin:mirror_server_meta", args=[server.pk])
 
-    response = curator_client.post(url, {"meta": text})
+    response = curator_client.post(url, {"meta": text, "reason": "r"})
 
     assert response.status_code == 200
     errors = " ".join(response.context["form"].errors["meta"])
@@ -81,7 +102,7 @@ def test_meta_editor_saves_indented_text_larger_than_the_compact_limit(curator_c
     text = json.dumps(meta, indent=2)
     assert len(json.dumps(meta, separators=(",", ":"))) < 16 * 1024 < len(text)
 
-    assert curator_client.post(url, {"meta": text}).status_code == 302
+    assert curator_client.post(url, {"meta": text, "reason": "r"}).status_code == 302
     assert meta_of(server) == meta
 
 
@@ -92,14 +113,15 @@ def test_meta_editor_enforces_the_configured_schema(curator_client, settings, tm
     server = make_server("io.github.acme/one")
     url = reverse("admin:mirror_server_meta", args=[server.pk])
 
-    response = curator_client.post(url, {"meta": '{"dataClassification": "secret"}'})
+    response = curator_client.post(url, {"meta": '{"dataClassification": "secret"}', "reason": "r"})
 
     assert response.status_code == 200
     errors = " ".join(response.context["form"].errors["meta"])
     assert "owningTeam" in errors and "secret" in errors
     assert meta_of(server) == {}
 
-    ok = curator_client.post(url, {"meta": '{"owningTeam": "platform", "dataClassification": "internal"}'})
+    ok = curator_client.post(url, {"meta": '{"owningTeam": "platform", "dataClassification": "internal"}',
+                                   "reason": "r"})
     assert ok.status_code == 302
     assert meta_of(server)["dataClassification"] == "internal"
 
@@ -107,8 +129,8 @@ def test_meta_editor_enforces_the_configured_schema(curator_client, settings, tm
 def test_meta_editor_empty_text_clears_the_metadata(curator_client):
     server = make_server("io.github.acme/one")
     url = reverse("admin:mirror_server_meta", args=[server.pk])
-    curator_client.post(url, {"meta": '{"owningTeam": "platform"}'})
-    assert curator_client.post(url, {"meta": "  "}).status_code == 302
+    curator_client.post(url, {"meta": '{"owningTeam": "platform"}', "reason": "r"})
+    assert curator_client.post(url, {"meta": "  ", "reason": "team dissolved"}).status_code == 302
     assert meta_of(server) == {}
 
 
@@ -119,8 +141,8 @@ def test_per_version_meta(curator_client):
 
     page = curator_client.get(url)
     assert page.status_code == 200 and "2.0.0" in page.content.decode()
-    assert curator_client.post(url, {"meta": "[1]"}).status_code == 200
-    assert curator_client.post(url, {"meta": '{"note": "pinned by security"}'}).status_code == 302
+    assert curator_client.post(url, {"meta": "[1]", "reason": "r"}).status_code == 200
+    assert curator_client.post(url, {"meta": '{"note": "pinned by security"}', "reason": "r"}).status_code == 302
 
     assert VersionCuration.objects.get(version=version).meta == {"note": "pinned by security"}
     assert meta_of(server) == {}
@@ -191,13 +213,40 @@ def test_dashboard_shows_counts_last_sync_and_recent_events(curator_client):
     assert '<strong id="count-blocked">1</strong>' in html
     assert '<strong id="count-pending">2</strong>' in html
     assert '<strong id="count-queue">2</strong>' in html
-    assert "Incremental sync started 2026-01-02 10:00:00, finished 2026-01-02 10:05:00" in html
+    assert "Incremental sync started 2026-01-02 10:00:00 UTC, finished 2026-01-02 10:05:00 UTC." in html
     assert "Failed" in html and "upstream returned 503 three times" in html
     assert "3 pages: 4 new, 2 changed, 1 status changes, 90 unchanged, 1 rejected." in html
     for reason in ("ok 0", "ok 1", "ok 2", "nope"):
         assert reason in html
     # The stock app list is still there below.
     assert reverse("admin:mirror_server_changelist") in html
+
+
+def test_dashboard_marks_a_failed_sync_and_says_when_the_last_one_succeeded(curator_client):
+    finished = django_timezone.now() - timedelta(hours=3)
+    SyncRun.objects.create(mode=SyncMode.INCREMENTAL, outcome=SyncOutcome.SUCCEEDED,
+                           upstream_url="http://127.0.0.1:1", started_at=finished - timedelta(minutes=2),
+                           finished_at=finished)
+    SyncRun.objects.create(mode=SyncMode.INCREMENTAL, outcome=SyncOutcome.FAILED, upstream_url="http://127.0.0.1:1",
+                           started_at=django_timezone.now() - timedelta(minutes=5), finished_at=django_timezone.now(),
+                           error="upstream returned 503")
+
+    html = curator_client.get(reverse("admin:index")).content.decode()
+
+    assert 'class="registry-panel registry-sync-failed" id="dashboard-sync"' in html
+    assert '<strong class="sync-outcome sync-outcome-failed">Failed</strong>' in html
+    shown = f"{django_timezone.localtime(finished):%Y-%m-%d %H:%M:%S} UTC"
+    assert f"Last successful sync finished <strong>{shown}</strong> (3\xa0hours ago)." in html
+    styles = render_to_string("admin/curation/includes/styles.html")
+    assert ".sync-outcome-failed {" in styles and ".registry-panel.registry-sync-failed {" in styles
+    assert ".sync-outcome-running {" in styles and ".sync-outcome-succeeded {" in styles
+
+
+def test_dashboard_says_when_no_sync_has_succeeded_yet(curator_client):
+    SyncRun.objects.create(mode=SyncMode.FULL, outcome=SyncOutcome.RUNNING, upstream_url="http://127.0.0.1:1")
+    html = curator_client.get(reverse("admin:index")).content.decode()
+    assert 'class="registry-panel registry-sync-running"' in html
+    assert "No sync has succeeded yet." in html
 
 
 def test_dashboard_without_any_sync(curator_client):

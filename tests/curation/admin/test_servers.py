@@ -299,13 +299,13 @@ def test_server_decision_form(curator_client, curator):
     response = curator_client.post(url, {"state": "blocked", "reason": "leaks tokens"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("admin:mirror_server_change", args=[server.pk])
     assert state(server) == CurationState.BLOCKED
-    assert f"{server.name} is now blocked." in messages_of(response)
+    assert f"Server {server.name} is now blocked." in messages_of(response)
     event = AuditEvent.objects.get(action=AuditAction.SERVER_BLOCKED)
     assert (event.actor_id, event.source, event.reason, event.server_name) == (
         curator.pk, AuditSource.ADMIN, "leaks tokens", server.name)
 
     again = curator_client.post(url, {"state": "blocked", "reason": "still"}, follow=True)
-    assert "already was blocked" in " ".join(messages_of(again))
+    assert f"Server {server.name} already was blocked; nothing changed." in messages_of(again)
     assert AuditEvent.objects.filter(action=AuditAction.SERVER_BLOCKED).count() == 1
 
 
@@ -417,3 +417,70 @@ def test_versions_inline_lists_each_version_with_its_state(curator_client):
     assert versions == ["2.0.0", "1.1.0", "1.0.0"]  # same publication time: newest row first
     assert "9.9.9" not in versions
     assert "registry-badge-blocked" in response.content.decode()
+
+
+# --- decisions from a page opened before someone else decided ---------------------------------
+
+def test_a_decision_from_a_page_opened_before_another_decision_is_refused_with_who_when_and_why(curator_client):
+    server = make_server("io.github.acme/one")
+    page = curator_client.get(reverse("admin:mirror_server_change", args=[server.pk])).content.decode()
+    assert '<input type="hidden" name="expected_state" value="pending"' in page
+    decide(server, "blocked", reason="Malware found, INC-42")  # meanwhile, someone else blocks it
+    url = reverse("admin:mirror_server_decide", args=[server.pk])
+
+    response = curator_client.post(url, {"state": "approved", "reason": "Looks fine to me",
+                                         "expected_state": "pending"})
+
+    assert response.status_code == 200
+    assert state(server) == CurationState.BLOCKED
+    assert not AuditEvent.objects.filter(action=AuditAction.SERVER_APPROVED).exists()
+    form = response.context["form"]
+    error = " ".join(form.non_field_errors())
+    decided_at = ServerCuration.objects.get(server=server).decided_at
+    assert "Nothing was changed" in error and "cli set it to blocked" in error
+    assert f"{timezone.localtime(decided_at):%Y-%m-%d %H:%M:%S} UTC" in error
+    assert "Malware found, INC-42" in error
+    html = response.content.decode()
+    assert "Looks fine to me</textarea>" in html  # the curator's input is kept
+    assert "registry-badge-blocked" in html  # and the current decision is shown
+    # The form now expects what the curator was just shown: submitting it again is a deliberate override.
+    assert '<input type="hidden" name="expected_state" value="blocked"' in html
+    again = curator_client.post(url, {"state": "approved", "reason": "INC-42 was a false positive",
+                                      "expected_state": "blocked"})
+    assert again.status_code == 302
+    assert state(server) == CurationState.APPROVED
+
+
+def test_a_version_decision_from_a_stale_page_is_refused(curator_client):
+    server = make_server("io.github.acme/one", ("1.0.0", "2.0.0"))
+    version = server.versions.get(version="2.0.0")
+    url = reverse("admin:mirror_server_version_decide", args=[server.pk, version.pk])
+    page = curator_client.get(url, {"state": "approved"}).content.decode()
+    assert '<input type="hidden" name="expected_state" value="pending"' in page
+    decide(server, "blocked", version=version, reason="CVE-2026-9")
+
+    response = curator_client.post(url, {"state": "approved", "reason": "release review",
+                                         "expected_state": "pending"})
+
+    assert response.status_code == 200
+    assert "CVE-2026-9" in " ".join(response.context["form"].non_field_errors())
+    assert VersionCuration.objects.get(version=version).state == CurationState.BLOCKED
+
+
+def test_version_decision_messages_start_with_a_word(curator_client):
+    server = make_server("io.github.acme/one", ("1.0.0", "2.0.0"))
+    version = server.versions.get(version="2.0.0")
+    url = reverse("admin:mirror_server_version_decide", args=[server.pk, version.pk])
+    response = curator_client.post(url, {"state": "blocked", "reason": "CVE"}, follow=True)
+    assert "Version 2.0.0 of io.github.acme/one is now blocked." in messages_of(response)
+    policy = curator_client.post(reverse("admin:mirror_server_version_policy", args=[server.pk]),
+                                 {"policy": "reviewed", "reason": "r"}, follow=True)
+    assert "Version policy of io.github.acme/one is now “Reviewed versions only”." in messages_of(policy)
+
+
+def test_history_on_a_server_page_opens_its_audit_trail(curator_client):
+    server = make_server("io.github.acme/one")
+    html = curator_client.get(reverse("admin:mirror_server_change", args=[server.pk])).content.decode()
+    audit = reverse("admin:curation_auditevent_changelist") + "?server_name=io.github.acme%2Fone"
+    assert f'<a href="{audit}" class="historylink">History</a>' in html
+    assert reverse("admin:mirror_server_history", args=[server.pk]) not in html
