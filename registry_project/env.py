@@ -9,7 +9,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -18,6 +18,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -82,6 +83,13 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def env_log_level(name: str, default: str) -> str:
+    raw = env_str(name) or default
+    if raw.strip().upper() not in _LOG_LEVELS:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
+    return raw.strip().upper()
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = env_str(name)
     if raw is None:
@@ -89,9 +97,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _port_is_valid(parts: SplitResult) -> bool:
+    try:
+        parts.port
+    except ValueError:
+        return False
+    return True
+
+
+def is_http_url(text: str) -> bool:
+    """An absolute http(s) URL with a host, a numeric port if any, and no whitespace."""
+    parts = urlsplit(text)
+    return (parts.scheme in {"http", "https"} and bool(parts.hostname) and _port_is_valid(parts)
+            and not re.search(r"\s", text))
+
+
 def env_http_url(name: str, default: str) -> str:
     raw = (env_str(name) or default).strip()
-    if not re.match(r"^https?://[^\s/]+", raw):
+    if not is_http_url(raw):
         raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}")
     return raw.rstrip("/")
 
@@ -107,8 +130,8 @@ def env_registry_url(name: str, default: str) -> str:
 
 
 def env_database(name: str) -> dict:
-    raw = env_required(name, "Run through `make run` / `make test` (which start an embedded PostgreSQL), "
-                             "or set it to postgres://USER:PASSWORD@HOST:PORT/NAME.")
+    raw = env_required(name, "Set it to postgres://USER:PASSWORD@HOST:PORT/NAME, or run through `make run` / "
+                             "`make test`, which start an embedded PostgreSQL.")
     try:
         config = environ.Env.db_url_config(raw)
     except Exception as exc:  # django-environ raises several types for garbage
@@ -121,8 +144,15 @@ def env_database(name: str) -> dict:
 
 
 def env_redis_url(name: str) -> str:
-    raw = env_required(name, "Run through `make run` / `make test` (which start an embedded Redis), "
-                             "or set it to redis://HOST:PORT/DB.")
-    if not re.match(r"^rediss?://", raw):
-        raise ImproperlyConfigured(f"{name} must be a redis:// or rediss:// URL, got {raw!r}")
+    raw = env_required(name, "Set it to redis://HOST:PORT/DB, or run through `make run` / `make test`, "
+                             "which start an embedded Redis.")
+    parts = urlsplit(raw)
+    # The URL may hold a password, so the messages show only the part at fault.
+    if parts.scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured(f"{name} must be a redis:// or rediss:// URL, got scheme {parts.scheme!r}")
+    if not parts.hostname or not _port_is_valid(parts):
+        raise ImproperlyConfigured(f"{name} must name a host and a numeric port: redis://HOST:PORT/DB")
+    if not re.fullmatch(r"/?\d*", parts.path):
+        raise ImproperlyConfigured(f"{name} must end in a database number (redis://HOST:PORT/DB), "
+                                   f"got {parts.path!r}")
     return raw

@@ -5,9 +5,20 @@ turns on the GIL. On the 2-core bench machine, 5 processes of 1 thread served 25
 second than 2 processes of 4 threads (bench/README.md, "API benchmark").
 """
 
-import multiprocessing
 import os
 
+from registry_project.env import env_int
+
+# Each process holds a database connection: the cap keeps a big host within PostgreSQL's default
+# 100 connections, beside the worker, beat and a second replica (gunicorn's docs find 4-12 enough).
+MAX_DEFAULT_WORKERS = 12
+
+# The CPUs this process may run on (a container's cpuset), not all of the host's.
+available_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
 worker_class = "gthread"  # keeps idle keep-alive connections off the request thread
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
+workers = env_int("WEB_CONCURRENCY", min(2 * available_cpus + 1, MAX_DEFAULT_WORKERS), minimum=1)
 threads = 1
+# gunicorn >= 25 otherwise listens on one control socket per user ($HOME/.gunicorn/gunicorn.ctl): a
+# second instance on the host takes it over and deletes it on stop. Nothing here uses gunicornc.
+control_socket_disable = True

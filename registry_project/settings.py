@@ -13,6 +13,7 @@ from registry_project.env import (
     env_http_url,
     env_int,
     env_list,
+    env_log_level,
     env_redis_url,
     env_registry_url,
     env_str,
@@ -117,7 +118,7 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # load balancers probe the backend over plain http
+SECURE_REDIRECT_EXEMPT = [r"^health/(worker/)?$"]  # load balancers and monitors probe the backend over plain http
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
 # Only behind a proxy that sets X-Forwarded-Proto itself: a client could otherwise claim https.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
@@ -191,7 +192,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging --------------------------------------------------------------
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 LOGGING = {
     "version": 1,
@@ -205,7 +206,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"httpx": {"level": "WARNING"}},
+    # pgserver logs each process's exit at INFO when the embedded PostgreSQL is in use.
+    "loggers": {"httpx": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 structlog.configure(
     processors=[

@@ -1,12 +1,29 @@
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from rest_framework.test import APIClient
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "mcp-registry"
+
+
+def _next_redis_database(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{int(parts.path.strip('/') or 0) + 1}").geturl()
+
+
+# The suite empties its Redis database around every test and runs Celery workers on it, so it takes
+# the database after REDIS_URL's, leaving a `make run` on the same Redis its cache and broker. Set
+# before any cache or Celery connection opens; the environment carries it to the commands tests start.
+TEST_REDIS_URL = _next_redis_database(settings.REDIS_URL)
+settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CACHES["default"]["LOCATION"] = TEST_REDIS_URL
+os.environ["REDIS_URL"] = TEST_REDIS_URL
+os.environ.pop("REDIS_URL_FILE", None)
 
 
 # The audit table refuses TRUNCATE while it holds rows (curation migration 0003) unless the

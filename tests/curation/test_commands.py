@@ -1,12 +1,20 @@
 import csv
 import io
 import json
+import os
+import stat
+import subprocess
+import sys
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from curation.choices import AuditSource
 from curation.models import AuditEvent, Listing, ServerCuration
@@ -15,6 +23,8 @@ from curation.services import version_block
 from tests.curation.curation_support import actions, mirrored, server_state, user, version_state
 
 pytestmark = pytest.mark.django_db
+
+MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 
 
 def curate(*args) -> str:
@@ -170,6 +180,55 @@ def test_audit_export_refuses_a_bad_since(since):
 def test_audit_export_refuses_an_unknown_format():
     with pytest.raises(CommandError, match="invalid choice: 'xml'"):
         audit_export("--format", "xml")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_export_stops_quietly_when_its_reader_does():
+    AuditEvent.objects.bulk_create(
+        AuditEvent(actor_name="cli", source="cli", action="server_approved", server_name=f"io.github.acme/s{n}")
+        for n in range(3000)  # more than a pipe holds, so the export is still writing when `head` leaves
+    )
+    test_database = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}")
+    export = subprocess.Popen([sys.executable, MANAGE_PY, "audit_export"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={**os.environ, "DATABASE_URL": test_database.geturl()})
+
+    assert export.stdout.readline().startswith(b"id,")
+    export.stdout.close()
+    stderr = export.stderr.read().decode()
+
+    assert export.wait() == 1
+    assert "Error" not in stderr and "Traceback" not in stderr, stderr
+
+
+# --- ensure_admin -----------------------------------------------------------------------------
+
+def test_ensure_admin_reads_the_password_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "admin_password"
+    secret.write_text("from-a-secret-file\n")
+    monkeypatch.delenv("DJANGO_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setenv("DJANGO_ADMIN_PASSWORD_FILE", str(secret))
+    out = io.StringIO()
+
+    call_command("ensure_admin", stdout=out)
+
+    assert get_user_model().objects.get(username="admin").check_password("from-a-secret-file")
+    assert "from-a-secret-file" not in out.getvalue()
+
+
+def test_ensure_admin_keeps_a_generated_password_in_a_private_file(monkeypatch, tmp_path):
+    monkeypatch.delenv("DJANGO_ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("DJANGO_ADMIN_PASSWORD_FILE", raising=False)
+    password_file = tmp_path / "admin_password"
+    out = io.StringIO()
+
+    call_command("ensure_admin", "--password-file", str(password_file), stdout=out)
+
+    password = password_file.read_text().strip()
+    assert get_user_model().objects.get(username="admin").check_password(password)
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert password in out.getvalue() and str(password_file) in out.getvalue()
+    call_command("ensure_admin", "--password-file", str(password_file), stdout=io.StringIO())
+    assert password_file.read_text().strip() == password  # an existing superuser keeps its password
 
 
 def test_the_cli_and_the_projection_agree():

@@ -1,3 +1,4 @@
+import logging
 import re
 from io import StringIO
 
@@ -95,3 +96,25 @@ def test_a_progress_bar_is_drawn_on_a_terminal(upstream, settings, monkeypatch):
 
     assert "3 pages" in stderr.getvalue() and "created=2" in stderr.getvalue()
     assert out.getvalue().startswith("Full sync succeeded")
+
+
+@pytest.mark.django_db
+def test_log_lines_print_above_the_progress_bar_not_inside_it(upstream, monkeypatch):
+    upstream.publish("io.github.a/one", "1.0.0")
+    stderr = Terminal()
+    monkeypatch.setattr("sys.stderr", stderr)
+    console = next(handler for handler in logging.getLogger().handlers if handler.name == "console")
+    monkeypatch.setattr(console, "stream", stderr)
+
+    call_command("mirror_sync", stdout=Terminal())
+
+    drawn = re.split(r"[\r\n]", stderr.getvalue())
+    log_lines = [line for line in drawn if "[mirror.services]" in line]
+    assert any("sync_started" in line for line in log_lines)
+    assert not any(" pages [" in line for line in log_lines), stderr.getvalue()
+
+
+@pytest.mark.parametrize("url", ["http://exa mple.com", "https://", "http://upstream:port"])
+def test_an_upstream_url_must_be_whole(url):
+    with pytest.raises(CommandError, match="--upstream must be an http"):
+        call_command("mirror_sync", "--upstream", url, stdout=StringIO())

@@ -8,7 +8,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from registry_project.env import (
-    env_bool, env_choice, env_database, env_duration, env_http_url, env_int, env_registry_url, env_str,
+    env_bool, env_choice, env_database, env_duration, env_http_url, env_int, env_log_level, env_redis_url,
+    env_registry_url, env_str,
 )
 
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
@@ -41,16 +42,27 @@ def test_duration_accepts_seconds_and_units(monkeypatch, raw, expected):
         (lambda n: env_int(n, 1, minimum=1), "MIRROR_PAGE_SIZE", "0"),
         (lambda n: env_int(n, 1, minimum=1, maximum=100), "MIRROR_PAGE_SIZE", "101"),
         (lambda n: env_http_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "ftp://upstream"),
+        (lambda n: env_http_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "http://exa mple.com"),
+        (lambda n: env_http_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "https://registry.example:https"),
         (lambda n: env_registry_url(n, "https://x"), "MIRROR_UPSTREAM_URL", "https://registry.example/v0.1"),
         (lambda n: env_registry_url(n, "https://x"), "REGISTRY_PUBLIC_URL", "https://mcp.example.com/v0/"),
         (lambda n: env_choice(n, "all", ("all", "reviewed")), "REGISTRY_DEFAULT_VERSION_POLICY", "some"),
         (env_database, "DATABASE_URL", "sqlite:///db.sqlite3"),
+        (env_redis_url, "REDIS_URL", "redis://127.0.0.1:notaport/0"),
+        (env_redis_url, "REDIS_URL", "redis://127.0.0.1:6379/zero"),
+        (env_redis_url, "REDIS_URL", "unix:///run/redis.sock"),
+        (lambda n: env_log_level(n, "INFO"), "LOG_LEVEL", "verbose"),
     ],
 )
 def test_malformed_values_fail_naming_the_variable(monkeypatch, reader, name, raw):
     monkeypatch.setenv(name, raw)
     with pytest.raises(ImproperlyConfigured, match=name):
         reader(name)
+
+
+def test_a_log_level_is_a_logging_level_in_any_case(monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    assert env_log_level("LOG_LEVEL", "INFO") == "DEBUG"
 
 
 def test_a_registry_url_may_have_a_path_of_its_own(monkeypatch):
@@ -71,6 +83,9 @@ def test_file_variant_reads_a_secret(monkeypatch, tmp_path):
     ("DJANGO_SECURE_HSTS_SECONDS", "-1", "DJANGO_SECURE_HSTS_SECONDS must be at least 0"),
     ("DJANGO_SECURE_SSL_REDIRECT", "always", "DJANGO_SECURE_SSL_REDIRECT must be a boolean"),
     ("DJANGO_BEHIND_TLS_PROXY", "nginx", "DJANGO_BEHIND_TLS_PROXY must be a boolean"),
+    ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'verbose'"),
+    ("REDIS_URL", "redis://127.0.0.1:notaport/0", "REDIS_URL must name a host and a numeric port"),
+    ("MIRROR_UPSTREAM_URL", "http://exa mple.com", "MIRROR_UPSTREAM_URL must be an http(s) URL"),
 ])
 def test_settings_refuse_to_start_on_a_bad_value(name, raw, message):
     result = run_with_settings(["-c", "import django; django.setup()"], **{name: raw})
@@ -110,3 +125,37 @@ def test_prepared_statements_are_on_unless_turned_off(flag, threshold):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [threshold, "require"]
+
+
+# What gunicorn reads from registry_project/gunicorn_conf.py, loaded as gunicorn loads it.
+GUNICORN_SETTINGS = """
+import os, runpy
+from gunicorn.config import Config
+{prepare}
+config = Config()
+for name, value in runpy.run_module("registry_project.gunicorn_conf").items():
+    if name in config.settings:
+        config.set(name, value)
+print(config.workers, config.control_socket_disable)
+"""
+
+
+@pytest.mark.parametrize("prepare, concurrency, expected", [
+    ("os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})", None, "3 True"),  # a container given one CPU
+    ("os.sched_getaffinity = lambda pid: set(range(64))", None, "12 True"),  # PostgreSQL allows 100 connections
+    ("", "7", "7 True"),
+])
+def test_gunicorn_runs_2_processes_per_available_cpu_plus_one_at_most_12(prepare, concurrency, expected):
+    result = run_with_settings(["-c", GUNICORN_SETTINGS.format(prepare=prepare)], WEB_CONCURRENCY=concurrency)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("concurrency, message", [
+    ("two", "WEB_CONCURRENCY must be an integer, got 'two'"),
+    ("0", "WEB_CONCURRENCY must be at least 1, got 0"),
+])
+def test_the_gunicorn_settings_refuse_a_malformed_web_concurrency(concurrency, message):
+    result = run_with_settings(["-c", "import registry_project.gunicorn_conf"], WEB_CONCURRENCY=concurrency)
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,4 +1,8 @@
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -7,27 +11,51 @@ from registry_project.celery import app
 
 pytestmark = pytest.mark.django_db
 
+HEALTHCHECK = Path(__file__).resolve().parents[2] / "registry_project" / "healthcheck.py"
 
-def test_health_reports_each_dependency_and_fails_without_a_worker(client):
+WEB = {"Database(alias='default')": "OK", "Cache(alias='default')": "OK"}
+
+
+def test_the_web_health_needs_no_worker(client):
     response = client.get("/health/?format=json")
+    assert response.status_code == 200, response.content
+    assert response.json() == WEB
+
+
+def test_the_worker_health_fails_without_a_worker(client):
+    response = client.get("/health/worker/?format=json")
     assert response.status_code == 500
-    results = response.json()
-    assert [value for key, value in results.items() if key.startswith("Database")] == ["OK"]
-    assert [value for key, value in results.items() if key.startswith("Cache")] == ["OK"]
-    assert any(key.startswith("Ping") and "unavailable" in value.lower() for key, value in results.items())
+    assert response.json() == {**WEB, "WorkerPing()": "Unavailable: Celery workers unavailable"}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_health_is_ok_with_a_celery_worker_listening(client):
+def test_the_worker_health_is_ok_with_a_celery_worker_listening(client):
     with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
         deadline = time.monotonic() + 15  # a worker on a loaded machine may take a moment to answer pings
-        while (response := client.get("/health/?format=json")).status_code != 200 and time.monotonic() < deadline:
+        while ((response := client.get("/health/worker/?format=json")).status_code != 200
+               and time.monotonic() < deadline):
             time.sleep(0.5)
     assert response.status_code == 200, response.content
-    assert set(response.json().values()) == {"OK"}
+    assert response.json() == {**WEB, "WorkerPing()": "OK"}
 
 
-def test_an_https_redirect_spares_the_health_check(client, settings):
+def test_an_https_redirect_spares_the_health_checks(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/admin/login/").status_code == 301
-    assert client.get("/health/?format=json").status_code == 500  # answered (no worker here), not redirected
+    assert client.get("/health/?format=json").status_code == 200
+    assert client.get("/health/worker/?format=json").status_code == 500  # answered (no worker here), not redirected
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("allowed_hosts", ["registry.example.com,other.example.com", ".example.com"])
+def test_the_image_health_check_asks_as_an_allowed_host(live_server, settings, allowed_hosts):
+    settings.ALLOWED_HOSTS = allowed_hosts.split(",")
+
+    def probe(path):
+        return subprocess.run([sys.executable, HEALTHCHECK, live_server.url + path], capture_output=True, text=True,
+                              env={**os.environ, "DJANGO_ALLOWED_HOSTS": allowed_hosts})
+
+    assert probe("/health/").returncode == 0
+    unhealthy = probe("/health/worker/")
+    assert unhealthy.returncode == 1
+    assert unhealthy.stderr == "unhealthy: HTTP Error 500: Internal Server Error\n"

@@ -1,3 +1,5 @@
+import os
+import sys
 from datetime import datetime, timezone
 
 from django.core.management.base import BaseCommand, CommandError
@@ -38,7 +40,14 @@ class Command(BaseCommand):
         )
         lines = WRITERS[options["format"]](events)
         count = -1 if options["format"] == "csv" else 0
-        for line in lines:
-            self.stdout.write(line, ending="")
-            count += 1
+        try:
+            for line in lines:
+                self.stdout.write(line, ending="")
+                count += 1
+            self.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped early (`| head`). Python flushes stdout again at exit: send that to
+            # /dev/null rather than into a second BrokenPipeError (the recipe in the `signal` docs).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         self.stderr.write(f"Exported {count} audit event{'s' if count != 1 else ''}.", style_func=None)

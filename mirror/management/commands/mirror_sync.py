@@ -1,12 +1,13 @@
-import re
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from mirror.choices import SyncOutcome
 from mirror.models import SyncRun
 from mirror.services import SyncAlreadyRunning, sync_run_execute
+from registry_project.env import is_http_url
 
 EXIT_FAILED = 1
 EXIT_ALREADY_RUNNING = 2
@@ -33,11 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--upstream", metavar="URL", help="Upstream base URL (default: MIRROR_UPSTREAM_URL).")
 
     def handle(self, *args, full, upstream, **options):
-        if upstream is not None and not re.match(r"^https?://[^\s/]+", upstream):
+        if upstream is not None and not is_http_url(upstream):
             raise CommandError(f"--upstream must be an http(s) URL, got {upstream!r}")
-        # The bar goes to stderr, so stdout carries only the summary line.
+        # The bar goes to stderr, so stdout carries only the summary line; log lines print above the bar.
         interactive = self.stdout.isatty() and sys.stderr.isatty()
-        with tqdm(unit=" pages", disable=not interactive, file=sys.stderr, leave=False, mininterval=0) as bar:
+        with (tqdm(unit=" pages", disable=not interactive, file=sys.stderr, leave=False, mininterval=0) as bar,
+              logging_redirect_tqdm()):
 
             def progress(run: SyncRun):
                 bar.set_postfix(created=run.created, changed=run.changed + run.status_changed,
