@@ -2,7 +2,7 @@
 
 import json
 from datetime import datetime
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.core.handlers.wsgi import get_script_name
@@ -21,9 +21,9 @@ from api.client_config import (
     client_config_build,
     config_sources,
     default_source,
-    is_https_url,
 )
 from api.errors import Problem, ServerNotFound, query_error
+from registry_project.env import is_http_url
 
 PAGE_SIZE = 24
 MAX_SEARCH_LENGTH = 200
@@ -224,16 +224,13 @@ def _argument_view(item: dict) -> dict:
 
 def _icon(icons) -> str | None:
     """The first https icon, preferring one without a dark-only theme. Anything else is never rendered."""
-    candidates = [i for i in _dicts(icons) if isinstance(i.get("src"), str) and is_https_url(i["src"])]
+    candidates = [i for i in _dicts(icons) if isinstance(i.get("src"), str) and is_http_url(i["src"], schemes=("https",))]
     candidates.sort(key=lambda i: i.get("theme") == "dark")
     return candidates[0]["src"] if candidates else None
 
 
 def _http_url(url) -> str | None:
-    if not isinstance(url, str):
-        return None
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.netloc and not any(c.isspace() for c in url) else None
+    return url if isinstance(url, str) and is_http_url(url) else None
 
 
 def _first(meta: dict, keys: tuple[str, ...]):

@@ -41,7 +41,8 @@ share an input, and no input lands on a variable the system already uses (`PATH`
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+
+from registry_project.env import is_http_url
 
 CLIENTS = ("vscode", "claude-desktop", "cursor")
 CLIENT_FILES = {
@@ -252,15 +253,6 @@ def package_command(package: dict) -> list[str] | None:
     return [launch.command, *launch.args] if launch.command else None
 
 
-def is_https_url(url: str) -> bool:
-    """An https URL without spaces or invisible characters (which would make the URL read as another)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme == "https" and bool(parts.netloc) and url.isprintable() and " " not in url
-
-
 # --- Building the neutral launch -----------------------------------------------
 
 
@@ -410,7 +402,7 @@ def _package_launch(package: dict, inputs: _Inputs) -> Launch:
     if registry_type == "mcpb" or _runtime_for(registry_type) is None:
         launch = Launch(kind="download", notes=notes)
         if registry_type == "mcpb":
-            if not is_https_url(identifier):
+            if not is_http_url(identifier, schemes=("https",)):
                 return _refused(f"The bundle URL {identifier!r} is not an https URL, so it is not offered.")
             launch.download = {"url": identifier, "sha256": _text(package.get("fileSha256"))}
             notes.append("An MCP bundle (.mcpb) is installed, not run from a config: download it, check its "

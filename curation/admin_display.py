@@ -3,13 +3,12 @@
 Upstream text is untrusted: everything goes through `format_html`, never `mark_safe`.
 """
 
-from urllib.parse import urlsplit
-
 from django.utils.html import format_html
 
 from curation.choices import CurationState
 from mirror.choices import UpstreamStatus
 from mirror.models import Server, ServerVersion
+from registry_project.env import is_http_url
 
 BADGE_COLOURS = {
     CurationState.PENDING: ("#7a5a00", "#fff4ce"),
@@ -38,8 +37,7 @@ def http_link(url, text=None):
     """A link only for http(s) URLs; anything else (javascript:, data:, garbage) is shown as inert text."""
     if not isinstance(url, str) or not url:
         return "—"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(url):
         return url
     return format_html('<a href="{}" target="_blank" rel="noopener noreferrer nofollow">{}</a>', url, text or url)
 

@@ -105,11 +105,15 @@ def _port_is_valid(parts: SplitResult) -> bool:
     return True
 
 
-def is_http_url(text: str) -> bool:
-    """An absolute http(s) URL with a host, a numeric port if any, and no whitespace."""
-    parts = urlsplit(text)
-    return (parts.scheme in {"http", "https"} and bool(parts.hostname) and _port_is_valid(parts)
-            and not re.search(r"\s", text))
+def is_http_url(text: str, *, schemes: tuple[str, ...] = ("http", "https")) -> bool:
+    """An absolute URL of these schemes with a host, a numeric port if any, and only visible characters
+    (no whitespace, no invisible or direction-changing ones that would make it read as another URL)."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return (parts.scheme in schemes and bool(parts.hostname) and _port_is_valid(parts)
+            and text.isprintable() and " " not in text)
 
 
 def env_http_url(name: str, default: str) -> str:
