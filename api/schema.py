@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiResponse
 
 from api.errors import PROBLEM_CONTENT_TYPE
 from api.rendering import OFFICIAL_NAMESPACE, STATUS_MESSAGE_MAX
+from mirror.validation import SERVER_NAME_PATTERN
 
 
 def ref(name: str) -> dict:
@@ -53,7 +54,7 @@ def _components() -> dict:
             "required": ["name", "description", "version"],
             "properties": {
                 "name": {"type": "string", "minLength": 3, "maxLength": 200,
-                         "pattern": "^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$", "example": "io.github.user/weather"},
+                         "pattern": f"^{SERVER_NAME_PATTERN}$", "example": "io.github.user/weather"},
                 "description": {"type": "string", "minLength": 1, "maxLength": 100},
                 "title": {"type": "string", "minLength": 1, "maxLength": 100},
                 "repository": ref("Repository"),

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from curation.choices import CurationState, VersionPolicy
 from curation.models import Policy
 from curation.meta import META_MAX_BYTES, meta_validate
+from mirror.validation import SERVER_NAME_PATTERN
 
 REGISTRY_TYPES = ("npm", "pypi", "oci", "nuget", "mcpb")
 # The editor shows metadata indented, larger than the compact JSON that META_MAX_BYTES counts; this
@@ -105,8 +106,8 @@ class MetaForm(ReasonForm):
 
 # After lowercasing: what `policies._remote_host` can return, plus the glob characters `*` and `?`.
 HOST_GLOB = re.compile(r"[a-z0-9.*?-]+")
-# Upstream's server name pattern (server.schema.json), and the characters a name glob may add.
-SERVER_NAME = re.compile(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+")
+# Upstream's server names, and the characters a name glob may add.
+SERVER_NAME = re.compile(SERVER_NAME_PATTERN)
 NAME_GLOB_CHARACTERS = re.compile(r"[a-zA-Z0-9._/*?-]+")
 GLOB_BRACKET = re.compile(r"\[!?\]?[^\]]*\]")
 

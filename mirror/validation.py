@@ -28,6 +28,8 @@ OFFICIAL_SCHEMA_URL = re.compile(
     r"^https://static\.modelcontextprotocol\.io/schemas/[A-Za-z0-9._-]+/server\.schema\.json$"
 )
 REASON_MAX_CHARS = 500
+# server.json's `name` pattern (official schemas since 2025-10-11): a reverse-DNS namespace, `/`, a name.
+SERVER_NAME_PATTERN = r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+"
 
 _format_checker = FormatChecker()
 

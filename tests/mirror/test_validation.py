@@ -8,7 +8,7 @@ from mirror.choices import SyncOutcome
 from mirror.models import SchemaDocument, ServerVersion
 from mirror.services import sync_run_execute
 from mirror import validation
-from mirror.validation import SchemaUnavailable, schema_compile
+from mirror.validation import SERVER_NAME_PATTERN, SchemaUnavailable, schema_compile
 from tests.integration.upstream_double import SCHEMA_2025_12_11
 from tests.mirror.conftest import RETRY_ATTEMPTS, T0
 
@@ -199,3 +199,8 @@ def test_an_unchanged_entry_is_not_validated_again(upstream, monkeypatch):
     run = sync_run_execute(full=True)
 
     assert run.status_changed == 1 and checked == []
+
+
+def test_the_server_name_pattern_is_the_official_schemas(schema_text):
+    name = json.loads(schema_text)["definitions"]["ServerDetail"]["properties"]["name"]
+    assert name["pattern"] == f"^{SERVER_NAME_PATTERN}$"
