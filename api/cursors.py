@@ -3,7 +3,8 @@
 A cursor carries the last row's (name, version) and the list filters of the first page, because
 VS Code drops `search` from page 2 on. It is compact JSON in base64url without padding, a `.`, and
 a truncated HMAC: only `A–Z a–z 0–9 - _ .`, so clients may append it to a URL raw. With a cursor,
-the filters inside it win over the query string.
+the filters inside it win over the query string. Cursors signed with a key in SECRET_KEY_FALLBACKS
+still verify, so rotating DJANGO_SECRET_KEY does not break a client's walk in progress.
 """
 
 import base64
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
+from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from api.rendering import compact_json
@@ -54,8 +56,13 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(payload: str) -> str:
-    return _b64encode(salted_hmac(_SALT, payload, algorithm="sha256").digest()[:_MAC_BYTES])
+def _mac(payload: str, *, secret: str | None = None) -> str:
+    return _b64encode(salted_hmac(_SALT, payload, secret=secret, algorithm="sha256").digest()[:_MAC_BYTES])
+
+
+def _mac_verifies(payload: str, mac: str) -> bool:
+    return any(constant_time_compare(mac, _mac(payload, secret=secret))
+               for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
 
 
 def cursor_encode(cursor: Cursor) -> str:
@@ -74,7 +81,7 @@ def cursor_decode(raw: str) -> Cursor:
     if len(text) > _MAX_LENGTH or text.count(".") != 1:
         raise CursorError("malformed cursor")
     payload, mac = text.split(".")
-    if not constant_time_compare(mac, _mac(payload)):
+    if not _mac_verifies(payload, mac):
         raise CursorError("cursor failed its integrity check")
     try:
         name, version, search, version_filter, updated_since, include_deleted = json.loads(_b64decode(payload))

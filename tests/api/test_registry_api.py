@@ -210,6 +210,16 @@ def test_tampered_cursor_is_rejected(client, catalog):
     assert_problem(client.get(f"/v0.1/servers?cursor={payload}.{mac[:-1]}A"), 400, "Invalid cursor")
 
 
+def test_a_walk_in_progress_survives_a_secret_key_rotation(client, catalog):
+    with override_settings(SECRET_KEY="the-old-key"):
+        cursor = body(client.get("/v0.1/servers?limit=1"))["metadata"]["nextCursor"]
+
+    with override_settings(SECRET_KEY="the-new-key", SECRET_KEY_FALLBACKS=["the-old-key"]):
+        assert served_pairs([body(client.get(f"/v0.1/servers?limit=1&cursor={cursor}"))]) == [(WEATHER, "1.0.0")]
+    with override_settings(SECRET_KEY="the-new-key", SECRET_KEY_FALLBACKS=[]):
+        assert_problem(client.get(f"/v0.1/servers?limit=1&cursor={cursor}"), 400, "Invalid cursor")
+
+
 def test_cursor_round_trip_keeps_every_filter():
     since = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt_timezone.utc)
     cursor = Cursor(name="io.github.ä/x", version="1.0.0+b1",

@@ -109,6 +109,13 @@ def test_tls_settings_are_off_unless_set(variables, expected):
     assert result.stdout.strip() == expected
 
 
+def test_earlier_secret_keys_come_from_a_comma_separated_list():
+    result = run_with_settings(["-c", "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"],
+                               DJANGO_SECRET_KEY_FALLBACKS=" old-key-2 ,old-key-1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['old-key-2', 'old-key-1']"
+
+
 def test_the_deploy_check_accepts_tls_set_from_the_environment():
     result = run_with_settings([str(MANAGE_PY), "check", "--deploy"],
                                DJANGO_SECURE_SSL_REDIRECT="true", DJANGO_SECURE_HSTS_SECONDS="31536000")
