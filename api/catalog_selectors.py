@@ -3,15 +3,19 @@
 Everything here starts from `curation.Listing.is_served`, the precomputed served rule.
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Func, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, Collate, Lower, NullIf
 
 from curation.models import Listing
+from curation.selectors import local_rule, package_type_rule, remote_rule
 from mirror.versioning import semver_key
 
 # The listing columns and version fields the pages read; server_json is never needed here.
 _VERSION_FIELDS = ("version__id", "version__version", "version__document", "version__published_at",
                    "version__server_id")
+# The served server.json, as a lookup from Listing.
+_DOCUMENT = "version__document"
 
 
 def _served() -> QuerySet[Listing]:
@@ -20,20 +24,49 @@ def _served() -> QuerySet[Listing]:
     )
 
 
-def catalog_servers(*, search: str = "") -> QuerySet[Listing]:
-    """The latest served version of each approved server, by name; `search` matches name, title or description."""
+def catalog_servers(
+    *, search: str = "", runs: str = "", package_type: str = "", sort: str = "name"
+) -> QuerySet[Listing]:
+    """The latest served version of each approved server.
+
+    `search` matches name, title or description; `runs` is "remote" or "local"; `package_type` is a package
+    `registryType`; an empty value filters nothing. `sort` is "name", "title" (the title a card shows:
+    server.json's, else the name's last part; ignoring case) or "updated" (most recently updated first).
+    """
     listings = _served().filter(is_latest=True)
     search = search.strip()
     if search:
         listings = listings.annotate(
-            document_title=KeyTextTransform("title", "version__document"),
-            document_description=KeyTextTransform("description", "version__document"),
+            document_title=KeyTextTransform("title", _DOCUMENT),
+            document_description=KeyTextTransform("description", _DOCUMENT),
         ).filter(
             Q(name__icontains=search)
             | Q(document_title__icontains=search)
             | Q(document_description__icontains=search)
         )
-    return listings.order_by("name")
+    if runs == "remote":
+        listings = listings.filter(remote_rule(document=_DOCUMENT))
+    elif runs == "local":
+        listings = listings.filter(local_rule(document=_DOCUMENT))
+    if package_type:
+        listings = listings.filter(package_type_rule(document=_DOCUMENT, registry_type=package_type))
+    return listings.order_by(*_ordering(sort))
+
+
+def _ordering(sort: str) -> tuple:
+    if sort == "title":
+        title = Coalesce(NullIf(KeyTextTransform("title", _DOCUMENT), Value("")), _short_name(),
+                         output_field=TextField())
+        # `name` has the "C" collation, under which lower() changes ASCII letters only.
+        return Lower(Collate(title, "default")), "name"
+    if sort == "updated":
+        return "-updated_at", "name"
+    return ("name",)
+
+
+def _short_name() -> Func:
+    """The part of the name after its last "/", which a card shows as the title when there is none."""
+    return Func(F("name"), Value("/"), Value(-1), function="split_part", output_field=TextField())
 
 
 def catalog_server_versions(*, name: str) -> list[Listing]:

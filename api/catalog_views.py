@@ -2,12 +2,14 @@
 
 import json
 from datetime import datetime
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
+from django import forms
 from django.conf import settings
 from django.core.handlers.wsgi import get_script_name
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -23,6 +25,7 @@ from api.client_config import (
     default_source,
 )
 from api.errors import Problem, ServerNotFound, query_error
+from curation.choices import REGISTRY_TYPES
 from registry_project.env import is_http_url
 
 PAGE_SIZE = 24
@@ -41,17 +44,50 @@ def registry_base_url(request) -> str:
     return request.build_absolute_uri(get_script_name(request.META).rstrip("/") + "/").rstrip("/")
 
 
+def _choice_field(label: str, choices: list[tuple[str, str]], problem: str) -> forms.ChoiceField:
+    # The controls sit outside the header's search form (base.html), which they belong to through `form`.
+    return forms.ChoiceField(label=label, choices=choices, required=False, error_messages={"invalid_choice": problem},
+                             widget=forms.Select(attrs={"form": "catalog-search"}))
+
+
+class CatalogListQuery(forms.Form):
+    """The catalog list's query string; an empty value filters nothing."""
+
+    q = forms.CharField(required=False, error_messages={
+        "null_characters_not_allowed": "The search text (q) contains a NUL character."})
+    runs = _choice_field("Runs", [("", "Remote or local"), ("remote", "Remote"), ("local", "Local")],
+                         "The runs filter must be remote or local, or empty for both.")
+    package_type = _choice_field("Package type", [("", "Any"), *((kind, kind) for kind in REGISTRY_TYPES)],
+                                 f"The package_type filter must be one of {', '.join(REGISTRY_TYPES)}, or empty "
+                                 "for any.")
+    sort = _choice_field("Sort by", [("name", "Name"), ("title", "Title"), ("updated", "Recently updated")],
+                         "The sort order must be name, title or updated.")
+
+    def clean_q(self):
+        return self.cleaned_data["q"][:MAX_SEARCH_LENGTH].strip()
+
+
 def catalog_list(request):
-    search = request.GET.get("q", "")[:MAX_SEARCH_LENGTH].strip()
-    if "\x00" in search:  # PostgreSQL text cannot hold NUL, so the query would fail
-        return render(request, "catalog/bad_request.html", {"problem": "The search text contains a NUL character."},
-                      status=400)
-    page = Paginator(catalog_servers(search=search), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = CatalogListQuery(request.GET)
+    if not query.is_valid():
+        problem = next(iter(query.errors.values()))[0]
+        return render(request, "catalog/bad_request.html", {"problem": problem}, status=400)
+    search, runs, package_type, sort = (query.cleaned_data[name] for name in ("q", "runs", "package_type", "sort"))
+    listings = catalog_servers(search=search, runs=runs, package_type=package_type, sort=sort or "name")
+    page = Paginator(listings, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "catalog/list.html", {
         "page": page,
         "cards": [_card(listing) for listing in page.object_list],
         "search": search,
+        "filter_fields": [query[name] for name in ("runs", "package_type", "sort")],
+        "is_filtered": bool(runs or package_type),
+        "clear_filters_url": _catalog_list_url(q=search, sort=sort),
     })
+
+
+def _catalog_list_url(**params) -> str:
+    given = {name: value for name, value in params.items() if value}
+    return reverse("catalog-list") + (f"?{urlencode(given)}" if given else "")
 
 
 def catalog_detail(request, name):

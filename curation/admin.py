@@ -28,10 +28,9 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from curation import export, selectors, services
 from curation.admin_display import badge, curation_of, http_link, state_of
-from curation.choices import AuditAction, AuditSource, CurationState, VersionPolicy
+from curation.choices import REGISTRY_TYPES, AuditAction, AuditSource, CurationState, VersionPolicy
 from curation.forms import (
     DECISION_LABELS,
-    REGISTRY_TYPES,
     DecisionForm,
     MetaForm,
     PolicyForm,
@@ -107,7 +106,8 @@ class PackageTypeFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in REGISTRY_TYPES:
-            return queryset.filter(latest_version__document__packages__contains=[{"registryType": self.value()}])
+            return queryset.filter(selectors.package_type_rule(document="latest_version__document",
+                                                               registry_type=self.value()))
         return queryset
 
 
@@ -119,13 +119,11 @@ class DeploymentFilter(admin.SimpleListFilter):
         return [("remote", "Remote endpoint"), ("local", "Local only (packages, no remote)")]
 
     def queryset(self, request, queryset):
-        # `@> [{}]` holds for any non-empty array of objects; has_key keeps the NOT away from NULL.
-        has_remote = {"latest_version__document__has_key": "remotes",
-                      "latest_version__document__remotes__contains": [{}]}
+        has_remote = selectors.remote_rule(document="latest_version__document")
         if self.value() == "remote":
-            return queryset.filter(**has_remote)
+            return queryset.filter(has_remote)
         if self.value() == "local":
-            return queryset.filter(latest_version__isnull=False).exclude(**has_remote)
+            return queryset.filter(latest_version__isnull=False).exclude(has_remote)
         return queryset
 
 

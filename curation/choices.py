@@ -1,5 +1,8 @@
 from django.db import models
 
+# The package `registryType`s the official server.json schema names (its examples; it has no enum).
+REGISTRY_TYPES = ("npm", "pypi", "oci", "nuget", "mcpb")
+
 
 class CurationState(models.TextChoices):
     PENDING = "pending", "Pending"

@@ -5,12 +5,11 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 
-from curation.choices import CurationState, VersionPolicy
+from curation.choices import REGISTRY_TYPES, CurationState, VersionPolicy
 from curation.models import Policy
 from curation.meta import META_MAX_BYTES, meta_validate
 from mirror.validation import SERVER_NAME_PATTERN
 
-REGISTRY_TYPES = ("npm", "pypi", "oci", "nuget", "mcpb")
 # The editor shows metadata indented, larger than the compact JSON that META_MAX_BYTES counts; this
 # cap on the text only keeps absurd input from being parsed, and meta_validate enforces the real limit.
 META_TEXT_MAX_BYTES = 4 * META_MAX_BYTES

@@ -30,6 +30,31 @@ def served_versions() -> QuerySet[ServerVersion]:
     return ServerVersion.objects.filter(served_rule())
 
 
+# --- What a server.json offers, as rules on a JSONB field holding one ---------------------------
+# `document` is the lookup path of that field from the queried model, e.g. "latest_version__document".
+
+
+def remote_rule(*, document: str) -> Q:
+    """The server.json lists at least one remote: an endpoint to connect to."""
+    return _has_objects(document=document, key="remotes")
+
+
+def local_rule(*, document: str) -> Q:
+    """The server.json lists at least one package: something to run on one's own machine."""
+    return _has_objects(document=document, key="packages")
+
+
+def package_type_rule(*, document: str, registry_type: str) -> Q:
+    """The server.json lists a package of this `registryType` (npm, pypi, oci, nuget, mcpb)."""
+    return Q(**{f"{document}__packages__contains": [{"registryType": registry_type}]})
+
+
+def _has_objects(*, document: str, key: str) -> Q:
+    # `@> [{}]` holds for any array holding an object. On its own, a missing key makes it NULL, and
+    # NOT NULL is NULL too, so an exclude() would drop those rows: has_key makes it false instead.
+    return Q(**{f"{document}__has_key": key, f"{document}__{key}__contains": [{}]})
+
+
 @dataclass(frozen=True)
 class ReviewQueue:
     """What waits for a curator: pending servers, and pending versions of `reviewed` servers."""

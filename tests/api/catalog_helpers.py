@@ -23,3 +23,12 @@ def make_server(name: str, versions=("1.0.0",), *, state=CurationState.APPROVED,
 def set_state(server, state):
     ServerCuration.objects.filter(server=server).update(state=state)
     listing_refresh(server_ids=[server.id])
+
+
+REMOTE = {"type": "streamable-http", "url": "https://mcp.acme.example/mcp"}
+
+
+def package(registry_type: str) -> dict:
+    """A server.json `packages[]` entry from this registry."""
+    return {"registryType": registry_type, "identifier": f"acme-{registry_type}", "version": "1.0.0",
+            "transport": {"type": "stdio"}}

@@ -1,11 +1,15 @@
 import json
 import re
+from datetime import datetime, timedelta, timezone
+from html import unescape
 
 import pytest
 from django.urls import reverse
 
 from curation.choices import CurationState
-from tests.api.catalog_helpers import make_server, set_state
+from curation.models import Listing
+from mirror.models import ServerVersion
+from tests.api.catalog_helpers import REMOTE, make_server, package, set_state
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +18,11 @@ XSS = '<script>alert("x")</script>'
 
 def detail_url(name):
     return reverse("catalog-detail", args=[name])
+
+
+def listed_names(response) -> list[str]:
+    assert response.status_code == 200
+    return re.findall(r'class="card-name">([^<]+)<', response.content.decode())
 
 
 def test_list_shows_only_served_latest_versions(client):
@@ -287,3 +296,199 @@ def test_registry_api_errors_stay_problem_json(client, settings):
         assert response.status_code == 404
         assert response["Content-Type"] == "application/problem+json"
         assert response.json()["status"] == 404
+
+
+# --- Filters and sorting ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def runtimes():
+    """The names of approved servers, keyed by how they run and which packages they ship; plus an unapproved
+    pypi server, which no filter lists."""
+    servers = {
+        "remote": make_server("io.github.acme/remote", extra={"packages": [], "remotes": [REMOTE]}),
+        "both": make_server("io.github.acme/both", extra={"packages": [package("npm")], "remotes": [REMOTE]}),
+        "npm": make_server("io.github.acme/npm"),
+        "pypi": make_server("io.github.acme/pypi", extra={"packages": [package("pypi")]}),
+        "oci_npm": make_server("io.github.acme/oci-npm", extra={"packages": [package("oci"), package("npm")]}),
+        "neither": make_server("io.github.acme/neither", extra={"packages": []}),
+    }
+    make_server("io.github.acme/pending-pypi", state=CurationState.PENDING, extra={"packages": [package("pypi")]})
+    return {kind: server.name for kind, server in servers.items()}
+
+
+def test_list_filters_by_how_a_server_runs(client, runtimes):
+    assert listed_names(client.get("/", {"runs": "remote"})) == [runtimes["both"], runtimes["remote"]]
+    assert listed_names(client.get("/", {"runs": "local"})) == sorted(
+        [runtimes["both"], runtimes["npm"], runtimes["oci_npm"], runtimes["pypi"]])
+    assert listed_names(client.get("/", {"runs": ""})) == sorted(runtimes.values())
+
+
+@pytest.mark.parametrize(("registry_type", "kinds"), [
+    ("npm", ["both", "npm", "oci_npm"]),
+    ("pypi", ["pypi"]),
+    ("oci", ["oci_npm"]),
+    ("nuget", []),
+    ("", ["remote", "both", "npm", "pypi", "oci_npm", "neither"]),
+])
+def test_list_filters_by_package_type(client, runtimes, registry_type, kinds):
+    assert listed_names(client.get("/", {"package_type": registry_type})) == sorted(runtimes[k] for k in kinds)
+
+
+def test_filters_combine_with_each_other_and_the_search(client, runtimes):
+    assert listed_names(client.get("/", {"runs": "remote", "package_type": "npm"})) == [runtimes["both"]]
+    assert listed_names(client.get("/", {"runs": "remote", "package_type": "pypi"})) == []
+    assert listed_names(client.get("/", {"q": "npm", "runs": "local"})) == [runtimes["npm"], runtimes["oci_npm"]]
+    assert listed_names(client.get("/", {"q": "oci", "package_type": "npm", "sort": "title"})) == [
+        runtimes["oci_npm"]]
+    html = client.get("/", {"q": "pypi", "runs": "remote"}).content.decode()
+    assert "No approved server matches “pypi” and these filters." in html
+
+
+def test_filters_read_the_served_version_only(client):
+    server = make_server("io.github.acme/moved", versions=("1.0.0", "2.0.0"), extra={"packages": [package("npm")]})
+    ServerVersion.objects.filter(server=server, version="1.0.0").update(
+        document={"name": server.name, "version": "1.0.0", "packages": [package("pypi")], "remotes": [REMOTE]})
+    assert listed_names(client.get("/", {"package_type": "npm"})) == [server.name]
+    assert listed_names(client.get("/", {"package_type": "pypi"})) == []
+    assert listed_names(client.get("/", {"runs": "remote"})) == []
+
+
+@pytest.fixture
+def titled():
+    """Names in name order; titles that sort otherwise, ignoring case and falling back to the name's last part."""
+    make_server("io.github.acme/a-server", extra={"title": "Zulu"})
+    make_server("io.github.acme/b-server", extra={"title": "alpha"})
+    make_server("io.github.acme/c-server", extra={"title": ""})
+    make_server("io.github.acme/d-server", extra={"title": "Bravo"})
+    make_server("io.github.acme/e-server", extra={"title": "bravo"})
+    make_server("io.github.zzz/aardvark")
+
+
+def test_list_sorts_by_name_by_default(client, titled):
+    by_name = ["io.github.acme/a-server", "io.github.acme/b-server", "io.github.acme/c-server",
+               "io.github.acme/d-server", "io.github.acme/e-server", "io.github.zzz/aardvark"]
+    assert listed_names(client.get("/")) == by_name
+    assert listed_names(client.get("/", {"sort": "name"})) == by_name
+    assert listed_names(client.get("/", {"sort": ""})) == by_name
+
+
+def test_list_sorts_by_the_title_shown_ignoring_case(client, titled):
+    response = client.get("/", {"sort": "title"})
+    assert listed_names(response) == [
+        "io.github.zzz/aardvark",  # no title: "aardvark", as its card shows
+        "io.github.acme/b-server",  # alpha
+        "io.github.acme/d-server", "io.github.acme/e-server",  # Bravo, bravo: then by name
+        "io.github.acme/c-server",  # an empty title: "c-server"
+        "io.github.acme/a-server",  # Zulu
+    ]
+    assert re.findall(r'class="card-title">([^<]+)<', response.content.decode()) == [
+        "aardvark", "alpha", "Bravo", "bravo", "c-server", "Zulu"]
+
+
+def test_list_sorts_by_most_recently_updated(client, titled):
+    updated = {"io.github.acme/c-server": 3, "io.github.zzz/aardvark": 2, "io.github.acme/b-server": 2}
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    Listing.objects.update(updated_at=base)
+    for name, days in updated.items():
+        Listing.objects.filter(name=name).update(updated_at=base + timedelta(days=days))
+    assert listed_names(client.get("/", {"sort": "updated"})) == [
+        "io.github.acme/c-server", "io.github.acme/b-server", "io.github.zzz/aardvark",
+        "io.github.acme/a-server", "io.github.acme/d-server", "io.github.acme/e-server",
+    ]
+    assert listed_names(client.get("/", {"sort": "updated", "q": "acme"}))[:2] == [
+        "io.github.acme/c-server", "io.github.acme/b-server"]
+
+
+def test_the_controls_show_the_current_choices_and_how_many_match(client, runtimes):
+    html = client.get("/", {"q": "acme", "runs": "local", "package_type": "npm", "sort": "title"}).content.decode()
+    assert '<form id="catalog-search" class="search" method="get"' in html
+    for name, label, chosen in (("runs", "Runs", "local"), ("package_type", "Package type", "npm"),
+                                ("sort", "Sort by", "title")):
+        assert f'<label for="id_{name}">{label}</label>' in html
+        assert f'<select name="{name}" form="catalog-search" id="id_{name}">' in html
+        assert f'<option value="{chosen}" selected>' in html
+    assert html.count(" selected>") == 3
+    assert '<button type="submit" form="catalog-search">Apply</button>' in html
+    assert "3 servers match “acme” and these filters." in html
+    assert '<a href="/?q=acme&amp;sort=title">Clear filters</a>' in html
+
+    html = client.get("/", {"package_type": "pypi"}).content.decode()
+    assert "1 server matches these filters." in html
+    assert '<a href="/">Clear filters</a>' in html
+
+    html = client.get("/").content.decode()
+    assert "6 servers approved for use." in html
+    assert "Clear filters" not in html
+    assert '<option value="" selected>Remote or local</option>' in html
+
+
+def test_pagination_keeps_the_search_filters_and_sort(client):
+    for index in range(30):
+        make_server(f"io.github.acme/server-{index:02d}", extra={"title": f"Title {29 - index:02d}",
+                                                                 "remotes": [REMOTE]})
+    make_server("io.github.acme/local-only")
+    query = {"q": "acme", "runs": "remote", "package_type": "npm", "sort": "title"}
+    first = client.get("/", query)
+    assert listed_names(first) == [f"io.github.acme/server-{index:02d}" for index in range(29, 5, -1)]
+    next_links = re.findall(r'<a href="([^"]+)">Next →</a>', first.content.decode())
+    assert next_links == ["?q=acme&amp;runs=remote&amp;package_type=npm&amp;sort=title&amp;page=2"]
+
+    second = client.get("/" + unescape(next_links[0]))
+    assert listed_names(second) == [f"io.github.acme/server-{index:02d}" for index in range(5, -1, -1)]
+    html = second.content.decode()
+    assert "Page 2 of 2" in html
+    assert '<a href="?q=acme&amp;runs=remote&amp;package_type=npm&amp;sort=title&amp;page=1">← Previous</a>' in html
+
+
+def test_links_built_from_the_query_are_escaped(client):
+    make_server("io.github.acme/weather", extra={"title": XSS})
+    html = client.get("/", {"q": '"><b>x', "runs": "local", "sort": "title"}).content.decode()
+    assert "<b>x" not in html and XSS not in html
+    assert '<a href="/?q=%22%3E%3Cb%3Ex&amp;sort=title">Clear filters</a>' in html
+
+
+RUNS_PROBLEM = "The runs filter must be remote or local, or empty for both."
+PACKAGE_TYPE_PROBLEM = "The package_type filter must be one of npm, pypi, oci, nuget, mcpb, or empty for any."
+SORT_PROBLEM = "The sort order must be name, title or updated."
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ({"runs": "mars"}, RUNS_PROBLEM),
+    ({"runs": "remote\x00"}, RUNS_PROBLEM),
+    ({"package_type": "cobol"}, PACKAGE_TYPE_PROBLEM),
+    ({"package_type": "NPM"}, PACKAGE_TYPE_PROBLEM),
+    ({"sort": "-name"}, SORT_PROBLEM),
+    ({"sort": "title\x00", "runs": "remote"}, SORT_PROBLEM),
+    ({"q": "weather\x00", "runs": "remote"}, "The search text (q) contains a NUL character."),
+])
+def test_bad_query_values_get_the_400_page_naming_the_parameter(client, query, problem):
+    make_server("io.github.acme/weather")
+    response = client.get("/", query)
+    assert response.status_code == 400
+    assert response.templates[0].name == "catalog/bad_request.html"
+    assert f"<p>{problem}</p>" in response.content.decode()
+
+
+def test_empty_values_filter_nothing(client, runtimes):
+    response = client.get("/", {"q": "", "runs": "", "package_type": "", "sort": "", "page": ""})
+    assert listed_names(response) == sorted(runtimes.values())
+    assert "Clear filters" not in response.content.decode()
+
+
+def test_list_query_count_does_not_grow_with_the_servers(client, django_assert_num_queries):
+    query = {"q": "acme", "runs": "remote", "package_type": "npm", "sort": "title"}
+
+    def make_servers(start, stop):
+        for index in range(start, stop):
+            make_server(f"io.github.acme/server-{index:02d}", meta={"owningTeam": "Platform"},
+                        extra={"title": f"Server {index}", "remotes": [REMOTE]})
+
+    make_servers(0, 2)
+    with django_assert_num_queries(2):  # the count and the page
+        assert len(listed_names(client.get("/", query))) == 2
+    make_servers(2, 40)
+    with django_assert_num_queries(2):
+        assert len(listed_names(client.get("/", query))) == 24
+    with django_assert_num_queries(2):
+        assert len(listed_names(client.get("/", {**query, "sort": "updated", "page": 2}))) == 16
