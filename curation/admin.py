@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
 from curation import export, selectors, services
-from curation.admin_display import badge, curation_of, http_link, state_of
+from curation.admin_display import badge, curation_of, http_link, is_served, state_of
 from curation.choices import REGISTRY_TYPES, AuditAction, AuditSource, CurationState, VersionPolicy
 from curation.forms import (
     DECISION_LABELS,
@@ -40,6 +40,7 @@ from curation.forms import (
 from curation.models import AuditEvent, Policy, timestamp_text
 from mirror.admin import MissingUpstreamFilter, ServerStatusFilter, pretty_json
 from mirror.admin import ServerAdmin as MirrorServerAdmin
+from mirror.admin import ServerVersionAdmin as MirrorServerVersionAdmin
 from mirror.models import Server, ServerVersion
 
 DECIDE_PERMISSION = "curation.decide_server"
@@ -144,6 +145,14 @@ class RecentlyChangedFilter(admin.SimpleListFilter):
 
 # --- Servers ----------------------------------------------------------------------------------
 
+def version_decide_links(version) -> list[tuple[str, str]]:
+    """(url, label) of the version's decision form, preset to approve, block or reset."""
+    decide = reverse("admin:mirror_server_version_decide", args=[version.server_id, version.pk])
+    return [(f"{decide}?state={state}", label) for state, label in
+            ((CurationState.APPROVED, "Approve…"), (CurationState.BLOCKED, "Block…"),
+             (CurationState.PENDING, "Reset…"))]
+
+
 class ServerVersionInline(admin.TabularInline):
     model = ServerVersion
     verbose_name = "version"
@@ -196,12 +205,8 @@ class ServerVersionInline(admin.TabularInline):
 
     @admin.display(description="actions")
     def version_actions(self, version):
-        decide = reverse("admin:mirror_server_version_decide", args=[version.server_id, version.pk])
         meta = reverse("admin:mirror_server_version_meta", args=[version.server_id, version.pk])
-        links = [(f"{decide}?state={state}", label) for state, label in
-                 ((CurationState.APPROVED, "Approve…"), (CurationState.BLOCKED, "Block…"),
-                  (CurationState.PENDING, "Reset…"))]
-        links.append((meta, "Edit _meta…"))
+        links = [*version_decide_links(version), (meta, "Edit _meta…")]
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
 
@@ -524,6 +529,95 @@ class ServerAdmin(MirrorServerAdmin):
                 audit_url=audit_url_of(server.name),
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
+
+
+# --- Versions ---------------------------------------------------------------------------------
+
+class VersionDecisionFilter(CurationStateFilter):
+    title = "version decision"
+
+
+class ServedFilter(admin.SimpleListFilter):
+    title = "served to clients"
+    parameter_name = "served"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Served"), ("no", "Not served"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return selectors.versions_by_served(queryset, served=self.value() == "yes")
+        return queryset
+
+
+admin.site.unregister(ServerVersion)
+
+
+@admin.register(ServerVersion)
+class ServerVersionAdmin(MirrorServerVersionAdmin):
+    """The mirror's read-only version pages, plus each version's decision and whether clients get it.
+
+    A version can be approved yet not served (its server is not approved, it is deleted upstream), or
+    pending and served (its server is approved for all versions): hence both, and the server's decision.
+    Decisions are made on the server's page and its per-version decision form, linked from here.
+    """
+
+    list_display = ("server_name", "version", "status", "version_decision", "server_decision", "served",
+                    "is_latest", "published_at", "upstream_updated_at", "changed_at", "last_seen_at")
+    list_filter = (VersionDecisionFilter, ServedFilter, *MirrorServerVersionAdmin.list_filter)
+    curation_fields = ("version_decision", "decision_reason", "decided_by", "decided_at", "server_decision",
+                       "server_version_policy", "served", "server_curation_link")
+    readonly_fields = (*MirrorServerVersionAdmin.readonly_fields, *curation_fields, "decide_links")
+
+    def get_queryset(self, request):
+        return selectors.versions_with_decisions(super().get_queryset(request))
+
+    def get_fieldsets(self, request, obj=None):
+        upstream, *mirror = super().get_fieldsets(request, obj)
+        decide = ("decide_links",) if request.user.has_perm(DECIDE_PERMISSION) else ()
+        return (upstream, ("Curation", {"fields": (*self.curation_fields, *decide)}), *mirror)
+
+    @admin.display(description="version decision", ordering="curation__state")
+    def version_decision(self, version):
+        return badge(state_of(version))
+
+    @admin.display(description="server decision", ordering="server__curation__state")
+    def server_decision(self, version):
+        return badge(state_of(version.server))
+
+    @admin.display(description="served", boolean=True, ordering="listing__is_served")
+    def served(self, version):
+        return is_served(version)
+
+    @admin.display(description="reason")
+    def decision_reason(self, version):
+        curation = curation_of(version)
+        return curation.reason if curation and curation.reason else "—"
+
+    @admin.display(description="decided by")
+    def decided_by(self, version):
+        curation = curation_of(version)
+        return curation.decided_by_name if curation and curation.decided_by_name else "—"
+
+    @admin.display(description="decided at")
+    def decided_at(self, version):
+        curation = curation_of(version)
+        return timestamp_text(curation.decided_at) if curation and curation.decided_at else "—"
+
+    @admin.display(description="server's version policy")
+    def server_version_policy(self, version):
+        curation = curation_of(version.server)
+        return curation.get_version_policy_display() if curation else "—"
+
+    @admin.display(description="curation page")
+    def server_curation_link(self, version):
+        url = reverse("admin:mirror_server_change", args=[version.server_id])
+        return format_html('<a href="{}">{}: decisions on the server and its versions</a>', url,
+                           version.server.name)
+
+    @admin.display(description="decide this version")
+    def decide_links(self, version):
+        return format_html_join(" · ", '<a href="{}">{}</a>', version_decide_links(version))
 
 
 # --- Audit trail ------------------------------------------------------------------------------

@@ -54,3 +54,10 @@ def state_of(obj) -> str:
     curation = curation_of(obj)
     return curation.state if curation else CurationState.PENDING
 
+
+def is_served(version) -> bool:
+    """Whether clients get this version: its listing says so (none yet: not served)."""
+    try:
+        return version.listing.is_served
+    except ServerVersion.listing.RelatedObjectDoesNotExist:
+        return False

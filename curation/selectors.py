@@ -181,3 +181,18 @@ def glob_to_regex(pattern: str) -> str:
 def servers_matching(glob: str) -> QuerySet[Server]:
     """Servers whose name matches the glob exactly as `fnmatch.fnmatchcase` would, filtered in SQL."""
     return Server.objects.filter(name__regex=glob_to_regex(glob))
+
+
+def versions_with_decisions(versions: QuerySet[ServerVersion]) -> QuerySet[ServerVersion]:
+    """These versions with their own decision, their server's decision and their listing, in the same query.
+
+    A version without a decision row is pending; without a listing, not served.
+    """
+    return versions.select_related("server__curation", "curation", "listing")
+
+
+def versions_by_served(versions: QuerySet[ServerVersion], *, served: bool) -> QuerySet[ServerVersion]:
+    """The versions clients get (the served projection, as the API reads it), or those they do not."""
+    if served:
+        return versions.filter(listing__is_served=True)
+    return versions.filter(Q(listing__isnull=True) | Q(listing__is_served=False))
