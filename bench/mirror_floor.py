@@ -8,10 +8,15 @@ Times only what any sync of mirror_bench.py's data must do, streamed page by pag
 text with its hash (`_entry_parse`), the schema check, and storing the servers and version rows
 (text and JSONB) with the sync's own writes, in transactions of MIRROR_BATCH_ENTRIES. No HTTP, no
 events, no `isLatest`, no curation. The database is reset as mirror_bench.py resets it.
+
+It also reports the CPU time this floor takes in this process and in its PostgreSQL backend (read
+from /proc, so PostgreSQL must run on this machine), against the CPU a sync may use to finish within
+2x the `json.loads` time on 2 cores: if the floor needs more, no scheduling of it can meet the target.
 """
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -28,7 +33,7 @@ def main() -> None:
     mirror_bench._run_child("prepare")
     mirror_bench._django()
     from django.conf import settings
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from mirror.models import Server
@@ -61,6 +66,10 @@ def main() -> None:
             _versions_insert(batch, servers=servers, now=now)
         batch.clear()
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    cpu_before = time.process_time(), _process_cpu_seconds(backend_pid)
     with _asynchronous_commit():
         for body in pages:
             with timed("json.loads of the pages"):
@@ -73,11 +82,23 @@ def main() -> None:
             if len(batch) >= settings.MIRROR_BATCH_ENTRIES:
                 store()
         store()
+    python_cpu = time.process_time() - cpu_before[0]
+    postgres_cpu = _process_cpu_seconds(backend_pid) - cpu_before[1]
 
     print(f"{args.servers} servers x {args.versions} versions, {len(pages)} pages, {rejected} rejected")
     for step, value in seconds.items():
         print(f"{step:42} {value:6.2f} s")
     print(f"{'total':42} {sum(seconds.values()):6.2f} s")
+    budget = 2 * 2 * seconds["json.loads of the pages"]
+    print(f"CPU: this process {python_cpu:.2f} s + its PostgreSQL backend {postgres_cpu:.2f} s "
+          f"= {python_cpu + postgres_cpu:.2f} s; 2 cores x 2 x json.loads = {budget:.2f} s")
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of another local process (utime and stime in /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
