@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
 from curation import export, selectors, services
-from curation.admin_display import badge, curation_of, http_link, is_served, state_of
+from curation.admin_display import badge, curation_of, http_link, is_served, state_of, version_policy_of
 from curation.choices import REGISTRY_TYPES, AuditAction, AuditSource, CurationState, VersionPolicy
 from curation.forms import (
     DECISION_LABELS,
@@ -461,7 +461,7 @@ class ServerAdmin(MirrorServerAdmin):
                                           "nothing changed.", messages.INFO)
                     return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
         else:
-            form = VersionPolicyForm(initial={"policy": curation.version_policy if curation else None})
+            form = VersionPolicyForm(initial={"policy": version_policy_of(server)})
         return self._render(request, "admin/curation/server/version_policy.html", server, None,
                             f"Version policy of {server.name}", form=form)
 
@@ -520,7 +520,8 @@ class ServerAdmin(MirrorServerAdmin):
                 can_decide=self.has_decide_permission(request),
                 can_edit_meta=request.user.has_perm(SERVER_META_PERMISSION),
                 decision_form=DecisionForm(initial={"expected_state": state_of(server)}),
-                policy_form=VersionPolicyForm(initial={"policy": curation.version_policy if curation else None}),
+                version_policy=version_policy_of(server),
+                policy_form=VersionPolicyForm(initial={"policy": version_policy_of(server)}),
                 meta_form=MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {})),
                 meta_json=pretty_json(curation.meta if curation else {}),
                 can_view_audit=can_view_audit,
@@ -606,8 +607,7 @@ class ServerVersionAdmin(MirrorServerVersionAdmin):
 
     @admin.display(description="server's version policy")
     def server_version_policy(self, version):
-        curation = curation_of(version.server)
-        return curation.get_version_policy_display() if curation else "—"
+        return version_policy_of(version.server).label
 
     @admin.display(description="curation page")
     def server_curation_link(self, version):

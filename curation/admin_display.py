@@ -3,9 +3,10 @@
 Upstream text is untrusted: everything goes through `format_html`, never `mark_safe`.
 """
 
+from django.conf import settings
 from django.utils.html import format_html
 
-from curation.choices import CurationState
+from curation.choices import CurationState, VersionPolicy
 from mirror.choices import UpstreamStatus
 from mirror.models import Server, ServerVersion
 from registry_project.env import is_http_url
@@ -53,6 +54,12 @@ def curation_of(obj):
 def state_of(obj) -> str:
     curation = curation_of(obj)
     return curation.state if curation else CurationState.PENDING
+
+
+def version_policy_of(server) -> VersionPolicy:
+    """The server's version policy; one curation has not touched yet gets the default when it does."""
+    curation = curation_of(server)
+    return VersionPolicy(curation.version_policy if curation else settings.REGISTRY_DEFAULT_VERSION_POLICY)
 
 
 def is_served(version) -> bool:

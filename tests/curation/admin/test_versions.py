@@ -175,8 +175,20 @@ def test_version_page_shows_the_same_decision_and_served_state_as_the_list(curat
 
 def test_an_undecided_version_page_says_nothing_was_decided(curator_client, cases):
     curation = curation_fieldset(curator_client.get(change_url(cases["undecided"])))
-    assert [curation[field] for field in ("decision_reason", "decided_by", "decided_at", "server_version_policy")] \
-        == ["—"] * 4
+    assert [curation[field] for field in ("decision_reason", "decided_by", "decided_at")] == ["—"] * 3
+
+
+@pytest.mark.parametrize("default, label", [("all", "All versions"), ("reviewed", "Reviewed versions only")])
+def test_a_server_curation_never_touched_shows_the_default_version_policy(curator_client, settings, default, label):
+    settings.REGISTRY_DEFAULT_VERSION_POLICY = default
+    version = make_server("io.github.acme/untouched").versions.get()
+
+    curation = curation_fieldset(curator_client.get(change_url(version)))
+    server_page = curator_client.get(reverse("admin:mirror_server_change", args=[version.server_id]))
+
+    assert curation["server_version_policy"] == label
+    assert f"Version policy: {label}" in server_page.content.decode()
+    assert server_page.context["policy_form"].initial == {"policy": default}
 
 
 def test_a_curator_decides_through_the_linked_form_and_the_version_page_shows_it(curator_client, curator, cases):
