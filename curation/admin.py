@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import smart_split, unescape_string_literal
 
 from curation import export, selectors, services
@@ -145,12 +146,22 @@ class RecentlyChangedFilter(admin.SimpleListFilter):
 
 # --- Servers ----------------------------------------------------------------------------------
 
-def version_decide_links(version) -> list[tuple[str, str]]:
-    """(url, label) of the version's decision form, preset to approve, block or reset."""
+def version_decide_links(version, *, back_to: str | None = None) -> list[tuple[str, str]]:
+    """(url, label) of the version's decision form, preset to approve, block or reset; after deciding, the
+    form returns to `back_to` (an admin path) instead of the server's page."""
     decide = reverse("admin:mirror_server_version_decide", args=[version.server_id, version.pk])
-    return [(f"{decide}?state={state}", label) for state, label in
-            ((CurationState.APPROVED, "Approve…"), (CurationState.BLOCKED, "Block…"),
-             (CurationState.PENDING, "Reset…"))]
+    return [(f"{decide}?{urlencode({'state': state, **({'next': back_to} if back_to else {})})}", label)
+            for state, label in ((CurationState.APPROVED, "Approve…"), (CurationState.BLOCKED, "Block…"),
+                                 (CurationState.PENDING, "Reset…"))]
+
+
+def _safe_next(request) -> str | None:
+    """The `next` a decision form was opened with, if it points back into this site."""
+    target = request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return None
 
 
 class ServerVersionInline(admin.TabularInline):
@@ -425,14 +436,15 @@ class ServerAdmin(MirrorServerAdmin):
                         self.message_user(request, f"{what} is now {label}.", messages.SUCCESS)
                     else:
                         self.message_user(request, f"{what} already was {label}; nothing changed.", messages.INFO)
-                    return HttpResponseRedirect(reverse("admin:mirror_server_change", args=[server.pk]))
+                    return HttpResponseRedirect(_safe_next(request) or reverse("admin:mirror_server_change",
+                                                                               args=[server.pk]))
         else:
             requested = request.GET.get("state")
             form = DecisionForm(initial={"state": requested if requested in CurationState.values else None,
                                          "expected_state": state_of(target)})
         title = f"Decide on {server.name}" + (f" version {version.version}" if version else "")
         return self._render(request, "admin/curation/server/decide.html", server, version, title,
-                            form=form, action_url=request.path,
+                            form=form, action_url=request.get_full_path(),
                             current_state=current.state if current else CurationState.PENDING, current=current,
                             version_json=pretty_json(version.server_json) if version else None)
 
@@ -617,7 +629,8 @@ class ServerVersionAdmin(MirrorServerVersionAdmin):
 
     @admin.display(description="decide this version")
     def decide_links(self, version):
-        return format_html_join(" · ", '<a href="{}">{}</a>', version_decide_links(version))
+        back_to = reverse("admin:mirror_serverversion_change", args=[version.pk])
+        return format_html_join(" · ", '<a href="{}">{}</a>', version_decide_links(version, back_to=back_to))
 
 
 # --- Audit trail ------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The mirrored versions' admin pages with their curation: decision, served state, filters, roles."""
 
+import html
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -193,10 +195,16 @@ def test_a_server_curation_never_touched_shows_the_default_version_policy(curato
 
 def test_a_curator_decides_through_the_linked_form_and_the_version_page_shows_it(curator_client, curator, cases):
     version = cases["pending"]
-    assert curator_client.get(f"{decide_url(version)}?state=blocked").status_code == 200
+    links = dict((label, html.unescape(href)) for href, label in re.findall(
+        r'<a href="([^"]+)">(Approve…|Block…|Reset…)</a>', curator_client.get(change_url(version)).content.decode()))
+    form_page = curator_client.get(links["Block…"])
+    assert form_page.status_code == 200
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', form_page.content.decode()).group(1))
 
-    curator_client.post(decide_url(version), {"state": "blocked", "reason": "INC-7: leaks tokens",
-                                              "expected_state": "pending"})
+    decided = curator_client.post(action, {"state": "blocked", "reason": "INC-7: leaks tokens",
+                                           "expected_state": "pending"})
+
+    assert decided.status_code == 302 and decided["Location"] == change_url(version)
 
     event = AuditEvent.objects.get(action=AuditAction.VERSION_BLOCKED, version=version.version,
                                    server_name=version.server.name)
@@ -205,6 +213,17 @@ def test_a_curator_decides_through_the_linked_form_and_the_version_page_shows_it
     assert "registry-badge-blocked" in curation["version_decision"]
     assert (curation["decision_reason"], curation["decided_by"]) == ("INC-7: leaks tokens", "carol")
     assert 'alt="False"' in curation["served"]
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/admin/", "//evil.example/", ""])
+def test_a_decision_returns_to_the_server_page_unless_next_points_into_the_site(curator_client, cases, next_url):
+    version = cases["pending"]
+
+    decided = curator_client.post(f"{decide_url(version)}?{urlencode({'next': next_url})}",
+                                  {"state": "blocked", "reason": "INC-8", "expected_state": "pending"})
+
+    assert decided.status_code == 302
+    assert decided["Location"] == reverse("admin:mirror_server_change", args=[version.server_id])
 
 
 # --- roles ------------------------------------------------------------------------------------
