@@ -195,6 +195,7 @@ def _card(listing) -> dict:
     return {
         "name": listing.name,
         "version": listing.version_string,
+        "updated_at": listing.updated_at,
         "title": _text(document.get("title")) or listing.name.rsplit("/", 1)[-1],
         "description": _text(document.get("description")),
         "icon": _icon(document.get("icons")),

@@ -392,10 +392,13 @@ def test_list_sorts_by_most_recently_updated(client, titled):
     Listing.objects.update(updated_at=base)
     for name, days in updated.items():
         Listing.objects.filter(name=name).update(updated_at=base + timedelta(days=days))
-    assert listed_names(client.get("/", {"sort": "updated"})) == [
+    response = client.get("/", {"sort": "updated"})
+    assert listed_names(response) == [
         "io.github.acme/c-server", "io.github.acme/b-server", "io.github.zzz/aardvark",
         "io.github.acme/a-server", "io.github.acme/d-server", "io.github.acme/e-server",
     ]
+    assert re.findall(r'<dt>Updated</dt><dd><time datetime="([^"]+)">([^<]+)</time>', response.content.decode())[:2] \
+        == [("2026-01-04T00:00:00+00:00", "4 Jan 2026"), ("2026-01-03T00:00:00+00:00", "3 Jan 2026")]
     assert listed_names(client.get("/", {"sort": "updated", "q": "acme"}))[:2] == [
         "io.github.acme/c-server", "io.github.acme/b-server"]
 
