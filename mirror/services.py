@@ -11,6 +11,7 @@ Each entry lands in exactly one SyncRun counter: `created`, `status_changed` (it
 whatever else changed), `changed` (content or upstream metadata), `unchanged` or `rejected`.
 """
 
+import gc
 import hashlib
 import json
 import re
@@ -184,7 +185,8 @@ def sync_run_execute(
         log = logger.bind(sync_run=run.pk, mode=run.mode, upstream=upstream_url)
         log.info("sync_started", updated_since=run.updated_since.isoformat() if run.updated_since else None)
         try:
-            _Sync(run, progress=progress).execute()
+            with _collector_skips_older_objects():
+                _Sync(run, progress=progress).execute()
         except (UpstreamError, SchemaUnavailable) as exc:
             _run_fail(run, str(exc))
             log.warning("sync_failed", error=run.error)
@@ -199,6 +201,21 @@ def sync_run_execute(
             log.info("sync_succeeded", pages=run.pages, created=run.created, changed=run.changed,
                      status_changed=run.status_changed, unchanged=run.unchanged, rejected=run.rejected)
     return run
+
+
+@contextmanager
+def _collector_skips_older_objects():
+    """Keep the cyclic garbage collector to objects the sync creates.
+
+    Parsing pages allocates millions of objects, and each full collection it triggers would walk
+    everything the process already held (Django, the app, the worker) again: a fifth of a full sync's
+    time. Those objects are frozen for the sync and handed back to the collector afterwards.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager

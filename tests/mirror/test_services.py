@@ -1,4 +1,6 @@
+import gc
 import json
+from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -255,6 +257,29 @@ def test_a_failing_receiver_rolls_the_page_back_and_fails_the_run(upstream, sign
     run = SyncRun.objects.get()
     assert run.outcome == SyncOutcome.FAILED and "RuntimeError: receiver broke" in run.error
     assert not Server.objects.exists() and not ServerVersion.objects.exists() and run.pages == 0
+
+
+@pytest.mark.parametrize("fault", [None, RuntimeError("receiver broke")])
+def test_objects_frozen_for_the_collector_during_a_sync_are_handed_back(upstream, fault):
+    from mirror.signals import mirror_changed
+
+    frozen_during_sync = []
+
+    def observe(sender, **kwargs):
+        frozen_during_sync.append(gc.get_freeze_count())
+        if fault:
+            raise fault
+
+    upstream.publish("io.github.a/one", "1.0.0")
+    mirror_changed.connect(observe, weak=False, dispatch_uid="test-observe")
+    try:
+        with pytest.raises(type(fault)) if fault else nullcontext():
+            sync_run_execute()
+    finally:
+        mirror_changed.disconnect(dispatch_uid="test-observe")
+
+    assert frozen_during_sync and frozen_during_sync[0] > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_an_interrupt_fails_the_run_at_once_and_holds_the_mark(upstream):
