@@ -56,9 +56,10 @@ POLICY_RULE_ACTIONS = (AuditAction.POLICY_CREATED, AuditAction.POLICY_UPDATED, A
 ACTOR_LINKS_LIMIT = 100
 
 
-def audit_url_of(server_name: str) -> str:
-    """The audit trail filtered to one server."""
-    return reverse("admin:curation_auditevent_changelist") + "?" + urlencode({"server_name": server_name})
+def audit_url_of(server_name: str, version: str | None = None) -> str:
+    """The audit trail filtered to one server, or to one of its versions."""
+    query = {"server_name": server_name, **({"version": version} if version is not None else {})}
+    return reverse("admin:curation_auditevent_changelist") + "?" + urlencode(query)
 
 
 def reason_page(request, model_admin, *, title, intro, preview, total, form, cancel_url, for_action=False):
@@ -581,9 +582,17 @@ class ServerVersionAdmin(MirrorServerVersionAdmin):
     curation_fields = ("version_decision", "decision_reason", "decided_by", "decided_at", "server_decision",
                        "server_version_policy", "served", "server_curation_link")
     readonly_fields = (*MirrorServerVersionAdmin.readonly_fields, *curation_fields, "decide_links")
+    change_form_template = "admin/curation/serverversion/change_form.html"
 
     def get_queryset(self, request):
         return selectors.versions_with_decisions(super().get_queryset(request))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if version is not None and request.user.has_perm(AUDIT_VIEW_PERMISSION):
+            context["audit_url"] = audit_url_of(version.server.name, version.version)
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     def get_fieldsets(self, request, obj=None):
         upstream, *mirror = super().get_fieldsets(request, obj)

@@ -247,3 +247,16 @@ def test_an_auditor_sees_the_decisions_but_cannot_act(auditor_client, cases):
     assert listing.status_code == 200 and listing.context.get("action_form") is None
     assert not VersionCuration.objects.filter(version=version).exclude(state="pending").exists()
     assert not AuditEvent.objects.filter(actor_name="audrey").exists()
+
+
+def test_history_on_a_version_page_is_that_versions_audit_trail(auditor_client, cases):
+    version = cases["blocked"]
+    page = auditor_client.get(change_url(version)).content.decode()
+    history = html.unescape(re.search(r'<a href="([^"]+)" class="historylink">History</a>', page).group(1))
+
+    trail = auditor_client.get(history)
+
+    events = list(trail.context["cl"].result_list)
+    assert events and {(event.server_name, event.version) for event in events} == {
+        (version.server.name, version.version)}
+    assert AuditEvent.objects.filter(server_name=version.server.name).exclude(version=version.version).exists()
