@@ -587,12 +587,10 @@ class ServerVersionAdmin(MirrorServerVersionAdmin):
     def get_queryset(self, request):
         return selectors.versions_with_decisions(super().get_queryset(request))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        version = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if version is not None and request.user.has_perm(AUDIT_VIEW_PERMISSION):
-            context["audit_url"] = audit_url_of(version.server.name, version.version)
-        return super().change_view(request, object_id, form_url, extra_context=context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.user.has_perm(AUDIT_VIEW_PERMISSION):
+            context["audit_url"] = audit_url_of(obj.server.name, obj.version)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def get_fieldsets(self, request, obj=None):
         upstream, *mirror = super().get_fieldsets(request, obj)

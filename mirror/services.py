@@ -208,8 +208,8 @@ def _collector_skips_older_objects():
     """Keep the cyclic garbage collector to objects the sync creates.
 
     Parsing pages allocates millions of objects, and each full collection it triggers would walk
-    everything the process already held (Django, the app, the worker) again: a fifth of a full sync's
-    time. Those objects are frozen for the sync and handed back to the collector afterwards.
+    everything the process already held (Django, the app, the worker) again: a tenth to a fifth of
+    a full sync's time. Those objects are frozen for the sync and handed back afterwards.
     """
     gc.freeze()
     try:
