@@ -94,6 +94,19 @@ def curation_counts() -> dict[str, int]:
     return counts
 
 
+def approved_servers_changed_upstream() -> dict[str, int]:
+    """Approved servers whose latest version upstream is deprecated or deleted, and those missing upstream.
+
+    Deleted versions are no longer served and deprecated ones are served as deprecated; either way a curator
+    may want to revisit the approval.
+    """
+    return Server.objects.filter(curation__state=CurationState.APPROVED).aggregate(
+        deprecated=Count("pk", filter=Q(latest_version__status=UpstreamStatus.DEPRECATED)),
+        deleted=Count("pk", filter=Q(latest_version__status=UpstreamStatus.DELETED)),
+        missing_upstream=Count("pk", filter=Q(missing_upstream_since__isnull=False)),
+    )
+
+
 def audit_events(*, since: datetime | None = None, until: datetime | None = None, server_name: str = "",
                  action: str = "", actor_name: str = "", source: str = "") -> QuerySet[AuditEvent]:
     """Audit events in time order (oldest first, as an export reads them), filtered by what is given."""

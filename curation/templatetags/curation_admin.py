@@ -29,6 +29,7 @@ def registry_dashboard(context):
             "show_audit": user.has_perm("curation.view_auditevent")}
     if data["show_servers"]:
         data["counts"] = selectors.curation_counts()
+        data["approved_changed"] = selectors.approved_servers_changed_upstream()
     if data["show_sync"]:
         data["sync_run"] = sync_run_last()
         data["last_success"] = sync_run_last_succeeded()

@@ -1,6 +1,7 @@
 """The org `_meta` editor, the review queue and the admin index dashboard."""
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -220,6 +221,30 @@ def test_dashboard_shows_counts_last_sync_and_recent_events(curator_client):
         assert reason in html
     # The stock app list is still there below.
     assert reverse("admin:mirror_server_changelist") in html
+
+
+def test_dashboard_counts_approved_servers_that_changed_upstream_and_links_to_them(curator_client):
+    expected = {"deprecated": ["io.github.acme/old"], "deleted": ["io.github.acme/gone", "io.github.acme/gone-2"],
+                "missing": ["io.github.acme/vanished"]}
+    for name in expected["deprecated"]:
+        decide(make_server(name, status="deprecated"), "approved")
+    for name in expected["deleted"]:
+        decide(make_server(name, status="deleted"), "approved")
+    vanished = make_server("io.github.acme/vanished")
+    decide(vanished, "approved")
+    Server.objects.filter(pk=vanished.pk).update(missing_upstream_since=django_timezone.now())
+    decide(make_server("io.github.acme/fine"), "approved")
+    decide(make_server("io.github.acme/blocked-and-deleted", status="deleted"), "blocked")
+    make_server("io.github.acme/pending-and-deprecated", status="deprecated")
+
+    html = curator_client.get(reverse("admin:index")).content.decode()
+    section = html[html.index('id="dashboard-approved-changed"'):]
+
+    for kind, count in (("deprecated", 1), ("deleted", 2), ("missing", 1)):
+        assert f'<strong id="count-approved-{kind}">{count}</strong>' in section
+    for kind, link in zip(("deprecated", "deleted", "missing"), re.findall(r'<a href="([^"]+)"><strong', section)):
+        servers = curator_client.get(link.replace("&amp;", "&")).context["cl"].result_list
+        assert sorted(server.name for server in servers) == expected[kind]
 
 
 def test_dashboard_marks_a_failed_sync_and_says_when_the_last_one_succeeded(curator_client):
