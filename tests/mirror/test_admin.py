@@ -1,3 +1,5 @@
+from datetime import datetime, timezone
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
@@ -130,3 +132,14 @@ def test_a_version_nested_deeper_than_the_page_can_recurse_is_shown_as_stored(st
     response = staff_client.get(reverse("admin:mirror_serverversion_change", args=[version.pk]))
 
     assert response.status_code == 200 and "[" * 5000 in response.content.decode()
+
+
+def test_pages_show_moments_to_the_second_with_their_time_zone(staff_client, data):
+    _, plain, _ = data
+    ServerVersion.objects.filter(pk=plain.pk).update(published_at=datetime(2025, 12, 12, 9, 30, 5, tzinfo=timezone.utc))
+
+    page = staff_client.get(reverse("admin:mirror_serverversion_change", args=[plain.pk])).content.decode()
+    listing = staff_client.get(reverse("admin:mirror_serverversion_changelist")).content.decode()
+
+    assert "2025-12-12 09:30:05 UTC" in page
+    assert "2025-12-12 09:30:05 UTC" in listing
