@@ -7,6 +7,7 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -104,6 +105,12 @@ class ServerAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">all versions</a>', url)
 
 
+class VersionChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        # The list shows no upstream document: leave its two largest columns (text and JSONB) unread.
+        return super().get_queryset(request, exclude_parameters).defer("server_json", "document")
+
+
 @admin.register(ServerVersion)
 class ServerVersionAdmin(ReadOnlyAdmin):
     list_display = ("server_name", "version", "status", "is_latest", "published_at", "upstream_updated_at",
@@ -122,6 +129,9 @@ class ServerVersionAdmin(ReadOnlyAdmin):
     readonly_fields = ("server", "version", "status", "status_changed_at", "status_message", "is_latest",
                        "published_at", "upstream_updated_at", "first_seen_at", "last_seen_at", "changed_at",
                        "content_hash", "server_json_pretty")
+
+    def get_changelist(self, request, **kwargs):
+        return VersionChangeList
 
     @admin.display(description="server", ordering="server__name")
     def server_name(self, version):

@@ -3,7 +3,9 @@ from datetime import datetime, timezone
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mirror.admin import ServerAdmin
@@ -143,3 +145,12 @@ def test_pages_show_moments_to_the_second_with_their_time_zone(staff_client, dat
 
     assert "2025-12-12 09:30:05 UTC" in page
     assert "2025-12-12 09:30:05 UTC" in listing
+
+
+def test_the_versions_list_leaves_the_upstream_documents_unread(staff_client, data):
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(reverse("admin:mirror_serverversion_changelist"))
+
+    assert response.status_code == 200 and "io.github.good/tool" in response.content.decode()
+    version_reads = [q["sql"] for q in queries if 'FROM "mirror_serverversion"' in q["sql"]]
+    assert version_reads and not any('"server_json"' in sql or '"document"' in sql for sql in version_reads)
