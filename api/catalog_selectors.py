@@ -3,9 +3,10 @@
 Everything here starts from `curation.Listing.is_served`, the precomputed served rule.
 """
 
-from django.db.models import F, Func, Q, QuerySet, TextField, Value
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import Case, F, Func, Q, QuerySet, TextField, Value, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Collate, Lower, NullIf
+from django.db.models.lookups import Exact
 
 from curation.models import Listing
 from curation.selectors import local_rule, package_type_rule, remote_rule
@@ -55,8 +56,12 @@ def catalog_servers(
 
 def _ordering(sort: str) -> tuple:
     if sort == "title":
-        title = Coalesce(NullIf(KeyTextTransform("title", _DOCUMENT), Value("")), _short_name(),
-                         output_field=TextField())
+        # Schemas before 2025-10-11 leave `title` untyped; a card shows only a string one.
+        is_text = Exact(Func(KeyTransform("title", _DOCUMENT), function="jsonb_typeof", output_field=TextField()),
+                        "string")
+        text_title = Case(When(is_text, then=NullIf(KeyTextTransform("title", _DOCUMENT), Value(""))),
+                          output_field=TextField())
+        title = Coalesce(text_title, _short_name(), output_field=TextField())
         # `name` has the "C" collation, under which lower() changes ASCII letters only.
         return Lower(Collate(title, "default")), "name"
     if sort == "updated":

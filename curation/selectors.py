@@ -97,8 +97,8 @@ def curation_counts() -> dict[str, int]:
 def approved_servers_changed_upstream() -> dict[str, int]:
     """Approved servers whose latest version upstream is deprecated or deleted, and those missing upstream.
 
-    Deleted versions are no longer served and deprecated ones are served as deprecated; either way a curator
-    may want to revisit the approval.
+    The served rule admits active versions only, so neither deprecated nor deleted ones are served; either way
+    a curator may want to revisit the approval.
     """
     return Server.objects.filter(curation__state=CurationState.APPROVED).aggregate(
         deprecated=Count("pk", filter=Q(latest_version__status=UpstreamStatus.DEPRECATED)),

@@ -386,6 +386,16 @@ def test_list_sorts_by_the_title_shown_ignoring_case(client, titled):
         "aardvark", "alpha", "Bravo", "bravo", "c-server", "Zulu"]
 
 
+def test_a_title_that_is_not_text_sorts_as_the_name_its_card_shows(client):
+    # Schemas before 2025-10-11 do not define `title`, so a server.json under one may hold any JSON there.
+    make_server("io.github.acme/mango", extra={"title": "Mango"})
+    make_server("io.github.acme/zebra", extra={"title": 1})
+    make_server("io.github.acme/yak", extra={"title": ["Aardvark"]})
+    response = client.get("/", {"sort": "title"})
+    assert re.findall(r'class="card-title">([^<]+)<', response.content.decode()) == ["Mango", "yak", "zebra"]
+    assert listed_names(response) == ["io.github.acme/mango", "io.github.acme/yak", "io.github.acme/zebra"]
+
+
 def test_list_sorts_by_most_recently_updated(client, titled):
     updated = {"io.github.acme/c-server": 3, "io.github.zzz/aardvark": 2, "io.github.acme/b-server": 2}
     base = datetime(2026, 1, 1, tzinfo=timezone.utc)
