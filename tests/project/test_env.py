@@ -86,6 +86,8 @@ def test_file_variant_reads_a_secret(monkeypatch, tmp_path):
     ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'verbose'"),
     ("REDIS_URL", "redis://127.0.0.1:notaport/0", "REDIS_URL must name a host and a numeric port"),
     ("MIRROR_UPSTREAM_URL", "http://exa mple.com", "MIRROR_UPSTREAM_URL must be an http(s) URL"),
+    ("ADMIN_LOGIN_FAILURE_LIMIT", "0", "ADMIN_LOGIN_FAILURE_LIMIT must be at least 1"),
+    ("ADMIN_LOGIN_LOCKOUT", "forever", "ADMIN_LOGIN_LOCKOUT must be a positive duration"),
 ])
 def test_settings_refuse_to_start_on_a_bad_value(name, raw, message):
     result = run_with_settings(["-c", "import django; django.setup()"], **{name: raw})
