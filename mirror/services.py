@@ -33,7 +33,13 @@ from mirror.choices import SyncMode, SyncOutcome, UpstreamEventKind, UpstreamSta
 from mirror.models import SchemaDocument, Server, ServerVersion, SyncRun, UpstreamEvent
 from mirror.signals import mirror_changed
 from mirror.upstream import Page, UpstreamClient, UpstreamError, fetch_json, http_client, parse_timestamp
-from mirror.validation import SchemaUnavailable, ServerJsonValidator, UnknownSchema, schema_compile
+from mirror.validation import (
+    OFFICIAL_SCHEMA_URL,
+    SchemaUnavailable,
+    ServerJsonValidator,
+    UnknownSchema,
+    schema_compile,
+)
 from mirror.versioning import pick_latest
 
 logger = structlog.get_logger(__name__)
@@ -138,6 +144,33 @@ def schema_document_obtain(*, url: str, http) -> str:
     SchemaDocument.objects.get_or_create(url=url, defaults={"body": text})
     logger.info("schema_cached", url=url)
     return text
+
+
+def schema_document_load(text: str) -> tuple[SchemaDocument, bool]:
+    """Cache a server.json schema given as text, for installs that cannot reach the schemas' host.
+
+    The schema is the one its `$id` names, which must be an official schema URL or
+    MIRROR_SERVER_SCHEMA_URL; it must compile. Returns the document and whether its text is new (a
+    cached text for that URL is replaced). Raises SchemaUnavailable saying what is wrong.
+    """
+    try:
+        url = json.loads(text).get("$id")
+    except (ValueError, AttributeError, RecursionError):
+        raise SchemaUnavailable("the file is not a JSON Schema document with an `$id`") from None
+    if not isinstance(url, str):
+        raise SchemaUnavailable("it has no `$id` string naming the schema's URL")
+    if not (OFFICIAL_SCHEMA_URL.match(url) or url == settings.MIRROR_SERVER_SCHEMA_URL):
+        raise SchemaUnavailable(f"its $id {url[:200]!r} is neither an official server.json schema URL "
+                                "nor MIRROR_SERVER_SCHEMA_URL")
+    schema_compile(url, text)
+    document, created = SchemaDocument.objects.get_or_create(url=url, defaults={"body": text})
+    changed = created or document.body != text
+    if changed and not created:
+        document.body = text
+        document.fetched_at = timezone.now()
+        document.save(update_fields=["body", "fetched_at"])
+    logger.info("schema_loaded", url=url, changed=changed)
+    return document, changed
 
 
 # --- The sync -------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from mirror.choices import SyncOutcome
-from mirror.models import SyncRun
+from mirror.models import SchemaDocument, SyncRun
+from tests.integration.upstream_double import SCHEMA_2025_12_11
 from tests.mirror.conftest import RETRY_ATTEMPTS
 
 SUMMARY = re.compile(
@@ -118,3 +119,60 @@ def test_log_lines_print_above_the_progress_bar_not_inside_it(upstream, monkeypa
 def test_an_upstream_url_must_be_whole(url):
     with pytest.raises(CommandError, match="--upstream must be an http"):
         call_command("mirror_sync", "--upstream", url, stdout=StringIO())
+
+
+# --- mirror_schema_load ---------------------------------------------------------------------------
+
+def mirror_schema_load(*paths) -> str:
+    out = StringIO()
+    call_command("mirror_schema_load", *map(str, paths), stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_schema_loaded_from_a_file_spares_the_sync_fetching_it(upstream, router, shared_file):
+    path = shared_file("server.schema.2025-12-11.json")
+
+    assert mirror_schema_load(path) == f"{SCHEMA_2025_12_11}: cached\n"
+    assert mirror_schema_load(path) == f"{SCHEMA_2025_12_11}: already cached, unchanged\n"
+    upstream.publish("io.github.a/one", "1.0.0")
+
+    assert mirror_sync().startswith("Full sync succeeded")
+    assert router["schema"].call_count == 0
+    assert SchemaDocument.objects.get().body == path.read_text()
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("{not json", "is not a JSON Schema document with an `$id`"),
+    ("[1, 2]", "is not a JSON Schema document with an `$id`"),
+    ('{"type": "object"}', "it has no `$id` string naming the schema's URL"),
+    ('{"$id": "https://evil.example/server.schema.json"}', "its $id 'https://evil.example/server.schema.json' is "
+                                                          "neither"),
+    (f'{{"$id": "{SCHEMA_2025_12_11}", "type": 5}}', "cannot be compiled"),
+])
+@pytest.mark.django_db
+def test_a_file_that_is_not_an_official_schema_is_refused_naming_it(tmp_path, content, problem):
+    path = tmp_path / "server.schema.json"
+    path.write_text(content)
+
+    with pytest.raises(CommandError, match=re.escape(f"{path}: ") + ".*" + re.escape(problem)):
+        mirror_schema_load(path)
+    assert not SchemaDocument.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_missing_schema_file_is_refused_naming_it(tmp_path):
+    with pytest.raises(CommandError, match=re.escape(f"{tmp_path / 'absent.json'}: cannot read it")):
+        mirror_schema_load(tmp_path / "absent.json")
+
+
+@pytest.mark.django_db
+def test_loading_another_text_for_a_cached_schema_replaces_it(tmp_path, shared_file):
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(f'{{"$id": "{SCHEMA_2025_12_11}", "type": "object"}}')
+    mirror_schema_load(earlier)
+
+    output = mirror_schema_load(shared_file("server.schema.2025-12-11.json"))
+
+    assert output == f"{SCHEMA_2025_12_11}: cached\n"
+    assert SchemaDocument.objects.get().body == shared_file("server.schema.2025-12-11.json").read_text()
