@@ -156,7 +156,7 @@ def schema_document_load(text: str) -> tuple[SchemaDocument, bool]:
     try:
         url = json.loads(text).get("$id")
     except (ValueError, AttributeError, RecursionError):
-        raise SchemaUnavailable("the file is not a JSON Schema document with an `$id`") from None
+        raise SchemaUnavailable("it is not a JSON Schema document with an `$id`") from None
     if not isinstance(url, str):
         raise SchemaUnavailable("it has no `$id` string naming the schema's URL")
     if not (OFFICIAL_SCHEMA_URL.match(url) or url == settings.MIRROR_SERVER_SCHEMA_URL):

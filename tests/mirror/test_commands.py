@@ -143,8 +143,8 @@ def test_a_schema_loaded_from_a_file_spares_the_sync_fetching_it(upstream, route
 
 
 @pytest.mark.parametrize("content, problem", [
-    ("{not json", "is not a JSON Schema document with an `$id`"),
-    ("[1, 2]", "is not a JSON Schema document with an `$id`"),
+    ("{not json", "it is not a JSON Schema document with an `$id`"),
+    ("[1, 2]", "it is not a JSON Schema document with an `$id`"),
     ('{"type": "object"}', "it has no `$id` string naming the schema's URL"),
     ('{"$id": "https://evil.example/server.schema.json"}', "its $id 'https://evil.example/server.schema.json' is "
                                                           "neither"),
