@@ -527,14 +527,15 @@ class ServerAdmin(MirrorServerAdmin):
         if server is not None:
             curation = curation_of(server)
             can_view_audit = request.user.has_perm(AUDIT_VIEW_PERMISSION)
+            current_state, version_policy = state_of(server), version_policy_of(server)
             context.update(
                 curation=curation,
-                current_state=state_of(server),
+                current_state=current_state,
                 can_decide=self.has_decide_permission(request),
                 can_edit_meta=request.user.has_perm(SERVER_META_PERMISSION),
-                decision_form=DecisionForm(initial={"expected_state": state_of(server)}),
-                version_policy=version_policy_of(server),
-                policy_form=VersionPolicyForm(initial={"policy": version_policy_of(server)}),
+                decision_form=DecisionForm(initial={"expected_state": current_state}),
+                version_policy=version_policy,
+                policy_form=VersionPolicyForm(initial={"policy": version_policy}),
                 meta_form=MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {})),
                 meta_json=pretty_json(curation.meta if curation else {}),
                 can_view_audit=can_view_audit,
