@@ -37,7 +37,7 @@ def main() -> None:
     from django.utils import timezone
 
     from mirror.models import Server
-    from mirror.services import _asynchronous_commit, _entry_parse, _versions_insert
+    from mirror.services import _bulk_write_settings, _entry_parse, _versions_insert
     from mirror.validation import ServerJsonValidator
     from tests.integration.upstream_double import SCHEMA_2025_12_11, generated_registry, prerender
 
@@ -70,7 +70,7 @@ def main() -> None:
         cursor.execute("SELECT pg_backend_pid()")
         backend_pid = cursor.fetchone()[0]
     cpu_before = time.process_time(), _process_cpu_seconds(backend_pid)
-    with _asynchronous_commit():
+    with _bulk_write_settings():
         for body in pages:
             with timed("json.loads of the pages"):
                 page = json.loads(body)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from django.db import connection
 from django.utils import timezone as django_timezone
 from structlog.testing import capture_logs
 
@@ -280,6 +281,30 @@ def test_objects_frozen_for_the_collector_during_a_sync_are_handed_back(upstream
 
     assert frozen_during_sync and frozen_during_sync[0] > 0
     assert gc.get_freeze_count() == 0
+
+
+def _session_setting(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+def test_documents_are_stored_with_lz4_where_the_server_has_it_and_session_settings_are_reset(upstream):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+        expected = "lz4" if "lz4" in cursor.fetchone()[0] else "pglz"
+    before = {name: _session_setting(name) for name in ("default_toast_compression", "synchronous_commit")}
+    notes = " ".join(f"note {i}" for i in range(600))  # compressible and past the 2 KB TOAST threshold
+    upstream.publish("io.github.a/large", "1.0.0",
+                     _meta={"io.modelcontextprotocol.registry/publisher-provided": {"notes": notes}})
+
+    sync_run_execute()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_column_compression(server_json), pg_column_compression(document) "
+                       "FROM mirror_serverversion")
+        assert cursor.fetchall() == [(expected, expected)]
+    assert {name: _session_setting(name) for name in before} == before
 
 
 def test_an_interrupt_fails_the_run_at_once_and_holds_the_mark(upstream):
