@@ -25,14 +25,24 @@ from typing import NamedTuple
 import structlog
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, JSONField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
 from mirror import selectors
 from mirror.choices import SyncMode, SyncOutcome, UpstreamEventKind, UpstreamStatus
 from mirror.models import SchemaDocument, Server, ServerVersion, SyncRun, UpstreamEvent
 from mirror.signals import mirror_changed
-from mirror.upstream import Page, UpstreamClient, UpstreamError, fetch_json, http_client, parse_timestamp
+from mirror.upstream import (
+    Page,
+    UpstreamClient,
+    UpstreamError,
+    fetch_json,
+    http_client,
+    is_storable_text,
+    parse_timestamp,
+    storable_text,
+)
 from mirror.validation import (
     OFFICIAL_SCHEMA_URL,
     SchemaUnavailable,
@@ -48,6 +58,9 @@ OFFICIAL_META = "io.modelcontextprotocol.registry/official"
 # pg_try_advisory_lock key of the sync ("mcpsync" as a big-endian integer).
 SYNC_LOCK_KEY = int.from_bytes(b"mcpsync", "big")
 REJECTIONS_KEPT = 1000
+# Served three levels down in a list page, a deeper `server` would pass 64 levels, where common
+# clients' JSON parsers stop (System.Text.Json's default): one such entry would break whole pages.
+MAX_SERVER_NESTING = 60
 MISSING_BATCH = 500
 # A JSON `\u0000` escape (not an escaped backslash followed by "u0000"): JSONB cannot store it.
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
@@ -63,11 +76,13 @@ class SyncAlreadyRunning(Exception):
 
 
 class _Rejected(Exception):
+    """An entry refused, with what can be recorded of it: upstream's text escaped where it cannot be stored."""
+
     def __init__(self, reason: str, *, name: object = "", version: object = ""):
         super().__init__(reason)
-        self.reason = reason
-        self.name = name if isinstance(name, str) else ""
-        self.version = version if isinstance(version, str) else ""
+        self.reason = storable_text(reason)
+        self.name = storable_text(name) if isinstance(name, str) else ""
+        self.version = storable_text(version) if isinstance(version, str) else ""
 
 
 @dataclass
@@ -201,8 +216,9 @@ def sync_run_execute(
     """Mirror the upstream registry once; the returned SyncRun says how it went.
 
     Full on the first run (or when asked), else incremental from the start of the last successful
-    run against the same upstream minus MIRROR_SAFETY_MARGIN. Raises SyncAlreadyRunning, without
-    touching anything, when another sync holds the lock.
+    run against the same upstream minus MIRROR_SAFETY_MARGIN. `progress(run)` is called once the run
+    is recorded and after each committed batch. Raises SyncAlreadyRunning, without touching
+    anything, when another sync holds the lock.
     """
     upstream_url = (upstream_url or settings.MIRROR_UPSTREAM_URL).rstrip("/")
     with _sync_lock():
@@ -217,6 +233,8 @@ def sync_run_execute(
         )
         log = logger.bind(sync_run=run.pk, mode=run.mode, upstream=upstream_url)
         log.info("sync_started", updated_since=run.updated_since.isoformat() if run.updated_since else None)
+        if progress:
+            progress(run)
         try:
             with _collector_skips_older_objects():
                 _Sync(run, progress=progress).execute()
@@ -229,7 +247,7 @@ def sync_run_execute(
             raise
         else:
             run.outcome = SyncOutcome.SUCCEEDED
-            run.finished_at = timezone.now()
+            run.finished_at = _database_now()  # the clock that stamped `started_at`
             run.save(update_fields=["outcome", "finished_at"])
             log.info("sync_succeeded", pages=run.pages, created=run.created, changed=run.changed,
                      status_changed=run.status_changed, unchanged=run.unchanged, rejected=run.rejected)
@@ -264,20 +282,18 @@ def _bulk_write_settings():
       with the default pglz is a large share of PostgreSQL's work in a sync. Values already stored
       keep their compression; PostgreSQL reads both.
     """
-    connection = connections["default"]
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
-        lz4 = bool(cursor.fetchone()[0])
-        if lz4:
-            cursor.execute("SET default_toast_compression TO lz4")
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('synchronous_commit', 'off', false), set_config('default_toast_compression', "
+            "  CASE WHEN 'lz4' = ANY(enumvals) THEN 'lz4' ELSE reset_val END, false) "
+            "FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
-            if lz4:
-                cursor.execute("RESET default_toast_compression")
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT set_config(name, reset_val, false) FROM pg_settings "
+                           "WHERE name IN ('synchronous_commit', 'default_toast_compression')")
 
 
 def _database_now() -> datetime:
@@ -291,7 +307,7 @@ def _database_now() -> datetime:
 def _interrupted_runs_fail() -> None:
     """Runs still `running` while we hold the lock died mid-way (worker killed); close them."""
     SyncRun.objects.filter(outcome=SyncOutcome.RUNNING).update(
-        outcome=SyncOutcome.FAILED, finished_at=timezone.now(),
+        outcome=SyncOutcome.FAILED, finished_at=Now(),
         error="interrupted: the process running this sync stopped before it finished",
     )
 
@@ -299,8 +315,8 @@ def _interrupted_runs_fail() -> None:
 def _run_fail(run: SyncRun, error: str) -> None:
     run.refresh_from_db()  # drop counters of a page whose transaction rolled back
     run.outcome = SyncOutcome.FAILED
-    run.finished_at = timezone.now()
-    run.error = f"failed after {run.pages} committed page(s): {error}"
+    run.finished_at = _database_now()
+    run.error = f"failed after {run.pages} committed page(s): {storable_text(error)}"
     run.save(update_fields=["outcome", "finished_at", "error"])
 
 
@@ -407,13 +423,17 @@ class _Sync:
             for entry, previous in changed + status_changed:
                 touched.add(previous.server_id)
                 row = ServerVersion(
-                    id=previous.id, server_json=entry.server_json, document=entry.server,
+                    # From the stored text, as new versions are: encoding the object again could recurse too deep.
+                    id=previous.id, server_json=entry.server_json,
+                    document=Cast(Value(entry.server_json), output_field=JSONField()),
                     content_hash=entry.content_hash, status=entry.status, status_changed_at=entry.status_changed_at,
                     status_message=entry.status_message, published_at=entry.published_at,
                     upstream_updated_at=entry.updated_at, last_seen_at=now, changed_at=now,
                 )
                 moved = (previous.content_hash != entry.content_hash or previous.status != entry.status
-                         or previous.status_message != entry.status_message)
+                         or previous.status_message != entry.status_message
+                         or previous.status_changed_at != entry.status_changed_at
+                         or previous.published_at != entry.published_at)
                 (content_moved if moved else metadata_moved).append(row)
             for entry, previous in status_changed:
                 events.append(UpstreamEvent(
@@ -421,7 +441,8 @@ class _Sync:
                     version_id=previous.id, old_status=previous.status, new_status=entry.status,
                     upstream_at=entry.status_changed_at, status_message=entry.status_message, recorded_at=now,
                 ))
-            # `changed_at` follows content and status only: what the served entry's updatedAt reports.
+            # `changed_at` follows what the API serves of an entry, which the served updatedAt reports:
+            # everything but upstream's own updatedAt.
             if content_moved:
                 ServerVersion.objects.bulk_update(content_moved, VERSION_UPDATE_FIELDS)
             if metadata_moved:
@@ -567,8 +588,9 @@ def _entry_parse(raw: object) -> _Entry:
         raise _Rejected(f"official status {str(status)[:50]!r} is not one of {', '.join(UpstreamStatus.values)}",
                         name=name, version=version)
     status_message = official.get("statusMessage", "")
-    if not isinstance(status_message, str) or "\x00" in status_message:
-        raise _Rejected("official statusMessage must be a string without NUL characters", name=name, version=version)
+    if not isinstance(status_message, str) or not is_storable_text(status_message):
+        raise _Rejected("official statusMessage must be a string without NUL or unpaired surrogates",
+                        name=name, version=version)
     times = {}
     for field in ("statusChangedAt", "publishedAt", "updatedAt"):
         try:
@@ -581,8 +603,11 @@ def _entry_parse(raw: object) -> _Entry:
     except ValueError:
         raise _Rejected("`server` contains NaN or an infinite number, which JSON cannot carry",
                         name=name, version=version) from None
-    except RecursionError:
-        raise _Rejected("`server` is nested too deeply to store", name=name, version=version) from None
+    except RecursionError:  # deeper than Python recurses: far past the limit
+        server_json = None
+    if server_json is None or _nested_deeper_than(server, MAX_SERVER_NESTING, text=server_json):
+        raise _Rejected(f"`server` is nested more than {MAX_SERVER_NESTING} levels deep",
+                        name=name, version=version)
     if "\\u0000" in server_json and _JSON_NUL.search(server_json):
         raise _Rejected("`server` contains a NUL character, which cannot be stored", name=name, version=version)
     for namespace in (OFFICIAL_META, settings.REGISTRY_META_NAMESPACE):
@@ -599,6 +624,20 @@ def _entry_parse(raw: object) -> _Entry:
         status=status, status_changed_at=times["statusChangedAt"], status_message=status_message,
         published_at=times["publishedAt"], updated_at=times["updatedAt"],
     )
+
+
+def _nested_deeper_than(value: object, limit: int, *, text: str) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (the value itself is level 1); no recursion."""
+    if text.count("{") + text.count("[") <= limit:  # an upper bound on the depth, in C
+        return False
+    levels = [(value, 1)]
+    while levels:
+        node, level = levels.pop()
+        if level > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        levels.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 # Built once: json.dumps with non-default options builds an encoder per call. NaN and ±Infinity

@@ -28,6 +28,24 @@ _RFC3339 = re.compile(
 )
 
 
+def is_storable_text(value: str) -> bool:
+    """Whether PostgreSQL can store the string: no NUL character, no unpaired UTF-16 surrogate."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_text(value: str) -> str:
+    """Untrusted text made storable for messages and records: NUL and unpaired surrogates escaped."""
+    if is_storable_text(value):
+        return value
+    return value.encode(errors="backslashreplace").decode().replace("\x00", "\\x00")
+
+
 class UpstreamError(Exception):
     """The upstream could not be read (after the retries), or broke the paging protocol."""
 
@@ -52,14 +70,21 @@ class Page:
 
 
 def parse_timestamp(value: str) -> datetime:
-    """An RFC 3339 timestamp (any number of fractional digits, truncated to microseconds)."""
+    """An RFC 3339 timestamp (any number of fractional digits, truncated to microseconds), in UTC.
+
+    ValueError also for a moment outside years 1–9999 in UTC (`9999-12-31T23:59:59-05:00`):
+    PostgreSQL would store it, but it could never be read back.
+    """
     match = _RFC3339.match(value) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
     date, time, fraction, offset = match.groups()
     fraction = f".{fraction[:6].ljust(6, '0')}" if fraction else ""
     offset = "+00:00" if offset in ("Z", "z") else offset
-    return datetime.fromisoformat(f"{date}T{time}{fraction}{offset}")
+    try:
+        return datetime.fromisoformat(f"{date}T{time}{fraction}{offset}").astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"outside years 1–9999 in UTC: {value!r}") from None
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -140,7 +165,7 @@ def _get_once(client: httpx.Client, url: str, *, params: dict | None, what: str)
         # Any other answer (400, 404, 422, a redirect) will not get better by asking again.
         raise UpstreamError(
             f"{what} GET {response.request.url} answered HTTP {response.status_code} "
-            f"{response.reason_phrase}: {response.text[:300]}",
+            f"{response.reason_phrase}: {storable_text(response.text[:300])}",
             status_code=response.status_code,
         )
     try:
@@ -177,8 +202,10 @@ def _page_parts(body: object) -> tuple[list, str | None]:
     if not isinstance(metadata, dict):
         raise _RetryableResponse("`metadata` is not an object")
     next_cursor = metadata.get("nextCursor")
-    if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
-        raise _RetryableResponse("`metadata.nextCursor` is not a non-empty string")
+    if next_cursor is not None and (
+        not isinstance(next_cursor, str) or not next_cursor or not is_storable_text(next_cursor)
+    ):
+        raise _RetryableResponse("`metadata.nextCursor` is not a non-empty string without NUL or lone surrogates")
     return entries, next_cursor
 
 

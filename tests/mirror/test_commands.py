@@ -63,6 +63,27 @@ def test_a_failed_sync_exits_1_with_the_error(upstream):
     assert SyncRun.objects.get().outcome == SyncOutcome.FAILED
 
 
+@pytest.mark.django_db
+def test_a_crashed_sync_exits_1_with_the_summary_and_the_recorded_error(upstream):
+    from mirror.signals import mirror_changed
+
+    def explode(sender, **kwargs):
+        raise RuntimeError("receiver broke")
+
+    upstream.publish("io.github.a/one", "1.0.0")
+    out = StringIO()
+    mirror_changed.connect(explode, weak=False, dispatch_uid="test-explode")
+    try:
+        with pytest.raises(CommandError) as raised:
+            call_command("mirror_sync", stdout=out)
+    finally:
+        mirror_changed.disconnect(dispatch_uid="test-explode")
+
+    assert raised.value.returncode == 1
+    assert str(raised.value) == "failed after 0 committed page(s): RuntimeError: receiver broke"
+    assert out.getvalue().startswith("Full sync failed in ") and out.getvalue().count("\n") == 1
+
+
 def test_a_malformed_upstream_url_is_refused_before_anything_runs():
     with pytest.raises(CommandError, match="--upstream must be an http"):
         call_command("mirror_sync", "--upstream", "ftp://nope", stdout=StringIO())

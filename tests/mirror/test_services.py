@@ -66,6 +66,25 @@ def test_later_sync_is_incremental_from_last_success_minus_margin(upstream, sett
     assert set(versions_of("io.github.a/one")) == {"1.0.0", "1.1.0"}
 
 
+@pytest.mark.parametrize(("official_change", "served_change"), [
+    ({"updatedAt": "2026-01-02T00:00:00Z"}, False),  # upstream's own updatedAt is not what the API serves
+    ({"statusChangedAt": "2026-01-02T00:00:00Z"}, True),
+    ({"publishedAt": "2026-01-02T00:00:00Z"}, True),
+])
+def test_changed_at_moves_when_what_the_api_serves_changes(upstream, official_change, served_change):
+    upstream.faults.append(httpx.Response(200, json={"servers": [entry("io.github.a/one")], "metadata": {}}))
+    sync_run_execute()
+    before = ServerVersion.objects.get()
+    upstream.faults.append(httpx.Response(200, json={
+        "servers": [entry("io.github.a/one", meta=official(**official_change))], "metadata": {}}))
+
+    run = sync_run_execute(full=True)
+
+    after = ServerVersion.objects.get()
+    assert (run.changed, run.unchanged) == (1, 0)
+    assert (after.changed_at > before.changed_at) is served_change
+
+
 def test_full_flag_forces_a_full_sync_that_skips_unchanged_rows(upstream):
     upstream.publish("io.github.a/one", "1.0.0")
     sync_run_execute()
@@ -355,6 +374,13 @@ INVALID = {
                       "'com.example.registry/curation', which only registries write"),
     "foreign-schema": (entry("io.github.bad/schema", **{"$schema": "https://evil.example/schema.json"}),
                        "not an official server.json schema"),
+    "status-message-surrogate": (entry("io.github.bad/message", meta=official(status="deprecated",
+                                                                               statusMessage="a\ud800b")),
+                                 "statusMessage must be a string without NUL or unpaired surrogates"),
+    # PostgreSQL stores these, but they are past year 9999 or before year 1 in UTC: unreadable afterwards.
+    "after-9999": (entry("io.github.bad/future", meta=official(publishedAt="9999-12-31T23:59:59-05:00")),
+                   "publishedAt"),
+    "before-1": (entry("io.github.bad/past", meta=official(updatedAt="0001-01-01T00:00:00+05:00")), "updatedAt"),
 }
 
 
@@ -376,6 +402,26 @@ def test_invalid_entries_are_rejected_with_reasons_and_the_run_succeeds(upstream
             "reason": "websiteUrl: 'not a uri' is not a 'uri'"} in run.rejections
 
 
+@pytest.mark.parametrize(("name", "version", "recorded_name", "recorded_version"), [
+    ("io.github.bad/n\u0000ul", "1.0.0", "io.github.bad/n\\x00ul", "1.0.0"),
+    ("io.github.bad/s\ud800", "1.0.0", "io.github.bad/s\\ud800", "1.0.0"),
+    ("io.github.bad/version", "1.0\u0000", "io.github.bad/version", "1.0\\x00"),
+    ("io.github.bad/version", "1.0\udc00", "io.github.bad/version", "1.0\\udc00"),
+])
+def test_a_name_or_version_that_cannot_be_stored_is_rejected_and_recorded_escaped(
+    upstream, name, version, recorded_name, recorded_version
+):
+    body = {"servers": [entry("io.github.good/one"), entry(name, version)], "metadata": {"count": 2}}
+    upstream.faults.append(httpx.Response(200, content=json.dumps(body).encode()))
+
+    run = sync_run_execute()
+
+    assert (run.outcome, run.created, run.rejected) == (SyncOutcome.SUCCEEDED, 1, 1)
+    [rejection] = SyncRun.objects.get().rejections
+    assert (rejection["name"], rejection["version"]) == (recorded_name, recorded_version)
+    assert list(Server.objects.values_list("name", flat=True)) == ["io.github.good/one"]
+
+
 def test_a_registry_namespace_as_a_value_is_not_a_spoof(upstream):
     note = {"io.modelcontextprotocol.registry/publisher-provided": {
         "see": ["io.modelcontextprotocol.registry/official", "com.example.registry/curation"]}}
@@ -393,20 +439,43 @@ def nested_publisher_meta(name, depth):
     return text.replace('"DEEP"', "[" * depth + "]" * depth)
 
 
+# `server` (1) › `_meta` (2) › publisher-provided (3) › "x": the arrays start at level 4.
+DEEPEST_ARRAYS = services.MAX_SERVER_NESTING - 3
+
+
 def test_an_entry_nested_too_deeply_is_rejected_alone(upstream):
     """4 KB of publisher `_meta` (upstream's cap) holds 2,000 levels, more than json.loads can recurse."""
-    deep = nested_publisher_meta("io.github.bad/deep", 2000)
-    page = '{"servers": [%s, %s, %s], "metadata": {"count": 3}}' % (
-        json.dumps(entry("io.github.good/flat")), deep, nested_publisher_meta("io.github.good/nested", 200))
+    page = '{"servers": [%s, %s, %s, %s], "metadata": {"count": 4}}' % (
+        json.dumps(entry("io.github.good/flat")), nested_publisher_meta("io.github.bad/deep", 2000),
+        nested_publisher_meta("io.github.bad/one-too-deep", DEEPEST_ARRAYS + 1),
+        nested_publisher_meta("io.github.good/nested", DEEPEST_ARRAYS))
     upstream.faults.append(httpx.Response(200, content=page.encode()))
 
     run = sync_run_execute()
 
-    assert (run.outcome, run.created, run.rejected) == (SyncOutcome.SUCCEEDED, 2, 1)
-    assert run.rejections == [{"name": "io.github.bad/deep", "version": "1.0.0",
-                               "reason": "`server` is nested too deeply to store"}]
+    assert (run.outcome, run.created, run.rejected) == (SyncOutcome.SUCCEEDED, 2, 2)
+    reason = f"`server` is nested more than {services.MAX_SERVER_NESTING} levels deep"
+    assert run.rejections == [{"name": "io.github.bad/deep", "version": "1.0.0", "reason": reason},
+                              {"name": "io.github.bad/one-too-deep", "version": "1.0.0", "reason": reason}]
     nested = ServerVersion.objects.get(server__name="io.github.good/nested")
-    assert "[" * 200 + "]" * 200 in nested.server_json and json.loads(nested.server_json) == nested.document
+    arrays = "[" * DEEPEST_ARRAYS + "]" * DEEPEST_ARRAYS
+    assert arrays in nested.server_json and json.loads(nested.server_json) == nested.document
+
+
+def test_a_changed_version_is_stored_from_its_text_however_deep(upstream):
+    upstream.faults.append(httpx.Response(200, content=(
+        '{"servers": [%s], "metadata": {"count": 1}}' % nested_publisher_meta("io.github.a/deep", 1)).encode()))
+    sync_run_execute()
+    upstream.faults.append(httpx.Response(200, content=(
+        '{"servers": [%s], "metadata": {"count": 1}}'
+        % nested_publisher_meta("io.github.a/deep", DEEPEST_ARRAYS)).encode()))
+
+    run = sync_run_execute(full=True)
+
+    assert (run.changed, run.rejected) == (1, 0)
+    stored = ServerVersion.objects.get()
+    assert json.loads(stored.server_json) == stored.document
+    assert "[" * DEEPEST_ARRAYS in stored.server_json
 
 
 def test_stored_rejections_are_capped_but_all_are_counted(upstream, monkeypatch):
@@ -444,6 +513,8 @@ TRANSIENT = {
     "metadata-not-object": httpx.Response(200, json={"servers": [], "metadata": []}),
     "not-an-object": httpx.Response(200, json=[1, 2]),
     "empty-cursor": httpx.Response(200, json={"servers": [], "metadata": {"nextCursor": ""}}),
+    "surrogate-cursor": httpx.Response(200, content=b'{"servers": [], "metadata": {"nextCursor": "a/b:\\ud800"}}'),
+    "nul-cursor": httpx.Response(200, content=b'{"servers": [], "metadata": {"nextCursor": "a/b:\\u0000"}}'),
 }
 
 
@@ -494,6 +565,15 @@ def test_a_client_error_fails_at_once_without_retrying(upstream):
 
     assert run.outcome == SyncOutcome.FAILED and "HTTP 400 Bad Request" in run.error
     assert "Invalid updated_since" in run.error and upstream.route.call_count == 1
+
+
+def test_an_error_body_that_cannot_be_stored_is_recorded_escaped(upstream):
+    upstream.faults.append(httpx.Response(404, content=b'{"title":"Not Found","detail":"x\x00y\xed\xa0\x80"}'))
+
+    run = sync_run_execute()
+
+    assert SyncRun.objects.get().outcome == SyncOutcome.FAILED
+    assert "answered HTTP 404 Not Found" in run.error and '"detail":"x\\x00y' in run.error
 
 
 def test_a_repeated_cursor_aborts_the_run(upstream):

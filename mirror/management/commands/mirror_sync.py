@@ -40,8 +40,11 @@ class Command(BaseCommand):
         interactive = self.stdout.isatty() and sys.stderr.isatty()
         with (tqdm(unit=" pages", disable=not interactive, file=sys.stderr, leave=False, mininterval=0) as bar,
               logging_redirect_tqdm()):
+            run = None
 
-            def progress(run: SyncRun):
+            def progress(current: SyncRun):
+                nonlocal run
+                run = current
                 bar.set_postfix(created=run.created, changed=run.changed + run.status_changed,
                                 rejected=run.rejected, refresh=False)
                 bar.update(run.pages - bar.n)
@@ -51,6 +54,10 @@ class Command(BaseCommand):
             except SyncAlreadyRunning:
                 raise CommandError("Another mirror sync is running; nothing was done.",
                                    returncode=EXIT_ALREADY_RUNNING) from None
+            except Exception:
+                if run is None:
+                    raise
+                run.refresh_from_db()  # recorded as failed, with the error; the traceback went to the log
         self.stdout.write(sync_run_summary(run))
         if run.outcome != SyncOutcome.SUCCEEDED:
             raise CommandError(run.error, returncode=EXIT_FAILED)
