@@ -118,6 +118,9 @@ class Listing(models.Model):
     # When this entry last changed in this registry (database clock, in commit order); a withdrawn
     # entry's withdrawal time.
     updated_at = models.DateTimeField()
+    # The version's `changed_at` this listing last reflected: compared as it is, not with `updated_at`,
+    # because the two come from different transactions and can commit in either order.
+    version_changed_at = models.DateTimeField()
     # Set while a once-served version is withdrawn; served as a `deleted` tombstone.
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     # _meta[REGISTRY_META_NAMESPACE] as served: curator metadata plus the registry's own facts.

@@ -631,11 +631,12 @@ def listing_refresh(*, server_ids: Iterable[int]) -> int:
         listing = existing.get(source.id)
         if listing is None:
             to_create.append((source.id, names[source.server_id], source.version, is_served, is_latest,
-                              json.dumps(org_meta)))
+                              json.dumps(org_meta), source.changed_at))
             continue
         moved = (listing.is_served, listing.is_latest, listing.org_meta) != (is_served, is_latest, org_meta)
-        if not moved and source.changed_at <= listing.updated_at:
+        if not moved and source.changed_at == listing.version_changed_at:
             continue
+        listing.version_changed_at = source.changed_at
         if listing.is_served and not is_served:
             withdrawing.append(listing)
         elif is_served:
@@ -688,18 +689,19 @@ def _listing_stamp() -> datetime:
         return cursor.fetchone()[0]
 
 
-LISTING_COLUMNS = ("version_id", "name", "version_string", "is_served", "is_latest", "org_meta", "updated_at",
-                   "withdrawn_at")
+LISTING_COLUMNS = ("version_id", "name", "version_string", "is_served", "is_latest", "org_meta",
+                   "version_changed_at", "updated_at", "withdrawn_at")
 
 
 LISTING_UPDATE_SQL = """
 UPDATE curation_listing AS listing
-SET is_served = new.is_served, is_latest = new.is_latest, org_meta = new.org_meta, updated_at = new.updated_at,
-    withdrawn_at = new.withdrawn_at
-FROM (VALUES {rows}) AS new (version_id, is_served, is_latest, org_meta, updated_at, withdrawn_at)
+SET is_served = new.is_served, is_latest = new.is_latest, org_meta = new.org_meta,
+    version_changed_at = new.version_changed_at, updated_at = new.updated_at, withdrawn_at = new.withdrawn_at
+FROM (VALUES {rows}) AS new (version_id, is_served, is_latest, org_meta, version_changed_at, updated_at, withdrawn_at)
 WHERE listing.version_id = new.version_id
 """
-LISTING_UPDATE_ROW = "(%s::bigint, %s::boolean, %s::boolean, %s::jsonb, %s::timestamptz, %s::timestamptz)"
+LISTING_UPDATE_ROW = ("(%s::bigint, %s::boolean, %s::boolean, %s::jsonb, %s::timestamptz, %s::timestamptz, "
+                      "%s::timestamptz)")
 
 
 def _listings_update(listings: list[Listing]) -> None:
@@ -710,5 +712,5 @@ def _listings_update(listings: list[Listing]) -> None:
             params = []
             for listing in batch:
                 params += [listing.version_id, listing.is_served, listing.is_latest, json.dumps(listing.org_meta),
-                           listing.updated_at, listing.withdrawn_at]
+                           listing.version_changed_at, listing.updated_at, listing.withdrawn_at]
             cursor.execute(LISTING_UPDATE_SQL.format(rows=", ".join([LISTING_UPDATE_ROW] * len(batch))), params)

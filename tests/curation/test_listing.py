@@ -81,3 +81,20 @@ def test_a_stamp_always_passes_the_highest_stamp_already_given():
     listing_refresh(server_ids=[second.server_id])
 
     assert Listing.objects.get(pk=second.pk).updated_at > ahead
+
+
+def test_a_content_change_stamped_before_a_later_listing_stamp_still_moves_updated_at():
+    """A sync stamps `changed_at` before it takes the curation locks; a curator's action on the same
+    server can commit in between and stamp the listing later. The sync's refresh must still move it."""
+    version = ServerVersionFactory()
+    ServerCuration.objects.create(server=version.server, state=CurationState.APPROVED)
+    listing_refresh(server_ids=[version.server_id])
+    curator_stamp = Listing.objects.get(pk=version.pk).updated_at
+    type(version).objects.filter(pk=version.pk).update(
+        server_json='{"name":"changed"}', changed_at=curator_stamp - timedelta(seconds=1))
+
+    assert listing_refresh(server_ids=[version.server_id]) == 1
+
+    listing = Listing.objects.get(pk=version.pk)
+    assert listing.updated_at > curator_stamp
+    assert listing.version_changed_at == curator_stamp - timedelta(seconds=1)
