@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ from api.client_config import (
     default_source,
 )
 from api.errors import Problem, ServerNotFound, query_error
+from api.schema import problem_responses
 from curation.choices import REGISTRY_TYPES
 from registry_project.env import is_http_url
 
@@ -366,12 +367,13 @@ class ClientConfigView(APIView):
         ],
         responses={
             200: ClientConfigResponseSerializer,
-            422: OpenApiResponse(description="Invalid query parameters, or no such package or remote "
-                                             "(problem+json with `errors`)."),
-            404: OpenApiResponse(description="Server not found (problem+json)."),
+            **problem_responses(
+                s404="Server not found: unknown, not served here, or no such version.",
+                s422="Invalid query parameters, or no such package or remote (with `errors`).",
+            ),
         },
     )
-    def get(self, request, server_name):
+    def get(self, request, serverName):  # noqa: N803 - the path parameter's name in the spec
         query = ClientConfigQuerySerializer(data=request.query_params)
         if not query.is_valid():
             raise Problem(422, "validation failed", [
@@ -380,7 +382,7 @@ class ClientConfigView(APIView):
                 for name in ["remote" if field == "non_field_errors" else field]
             ])
         params = query.validated_data
-        name = unquote(server_name) if "%" in server_name else server_name
+        name = unquote(serverName) if "%" in serverName else serverName
         listing = served_listing(name=name, version=params["version"])
         if listing is None:
             raise ServerNotFound()

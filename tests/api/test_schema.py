@@ -1,6 +1,7 @@
 """The exported OpenAPI schema: served, valid, and compatible with the official `openapi.yaml`."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -104,6 +105,17 @@ def test_schema_describes_limits_problems_and_the_org_block(our_schema, settings
     meta = our_schema["components"]["schemas"]["ServerResponse"]["properties"]["_meta"]
     assert set(meta["required"]) == {"io.modelcontextprotocol.registry/official", settings.REGISTRY_META_NAMESPACE}
     assert not any(path.startswith("/v0/") for path in our_schema["paths"])
+
+
+def test_every_path_parameter_is_a_variable_of_its_path_and_every_error_is_a_problem(our_schema):
+    """OpenAPI requires the two to match exactly; code generators fail on a stray path parameter."""
+    for path, operations in our_schema["paths"].items():
+        for method, operation in operations.items():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == set(re.findall(r"{([^}]+)}", path)), (method, path)
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert "application/problem+json" in response.get("content", {}), (method, path, status)
 
 
 def test_schema_is_served_as_json_and_yaml(client):
