@@ -57,10 +57,12 @@ def semver_key(version: str) -> tuple | None:
 
 
 def _rank(candidate: VersionLike) -> tuple:
+    # The version string last: equal precedence and publishedAt must not leave the pick to row order,
+    # or the flag could move between syncs with nothing changed upstream.
     key = semver_key(candidate.version)
     if key is None:
-        return (0, (), candidate.published_at)
-    return (1, key, candidate.published_at)
+        return (0, (), candidate.published_at, candidate.version)
+    return (1, key, candidate.published_at, candidate.version)
 
 
 def pick_latest(versions: Iterable[V], *, deleted_status: str = "deleted") -> V | None:

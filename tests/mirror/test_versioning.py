@@ -60,6 +60,12 @@ def test_non_semver_ordered_by_published_at():
     assert pick_latest([second, first]) is second
 
 
+@pytest.mark.parametrize("tied", [("1.0.0+build.1", "1.0.0+build.2"), ("v1.0.0", "1.0.0"), ("alpha", "beta")])
+def test_a_tie_is_settled_by_the_version_string_whatever_the_order(tied):
+    versions = [V(version) for version in tied]
+    assert pick_latest(versions).version == pick_latest(versions[::-1]).version == max(tied)
+
+
 def test_deleted_versions_skipped_unless_all_deleted():
     deleted_high = V("2.0.0", status="deleted")
     live_low = V("1.0.0")
