@@ -215,18 +215,24 @@ def sync_run_execute(
 ) -> SyncRun:
     """Mirror the upstream registry once; the returned SyncRun says how it went.
 
-    Full on the first run (or when asked), else incremental from the start of the last successful
-    run against the same upstream minus MIRROR_SAFETY_MARGIN. `progress(run)` is called once the run
-    is recorded and after each committed batch. Raises SyncAlreadyRunning, without touching
-    anything, when another sync holds the lock.
+    Full on the first run, when asked, or when the last successful full run against the same
+    upstream started more than MIRROR_FULL_SYNC_INTERVAL ago (only a full run flags servers missing
+    after an upstream reset, and retries entries rejected before); else incremental from the start
+    of the last successful run against that upstream minus MIRROR_SAFETY_MARGIN.
+
+    `progress(run)` is called once the run is recorded and after each committed batch. Raises
+    SyncAlreadyRunning, without touching anything, when another sync holds the lock.
     """
     upstream_url = (upstream_url or settings.MIRROR_UPSTREAM_URL).rstrip("/")
     with _sync_lock():
         _interrupted_runs_fail()
+        started_at = _database_now()  # the clock that stamps what it sees, for _missing_flag to compare
         last_good = selectors.sync_run_last_succeeded(upstream_url=upstream_url)
-        incremental = not full and last_good is not None
+        last_full = selectors.sync_run_last_succeeded(upstream_url=upstream_url, mode=SyncMode.FULL)
+        full_due = last_full is None or last_full.started_at < started_at - settings.MIRROR_FULL_SYNC_INTERVAL
+        incremental = not full and last_good is not None and not full_due
         run = SyncRun.objects.create(
-            started_at=_database_now(),  # the clock that stamps what it sees, for _missing_flag to compare
+            started_at=started_at,
             mode=SyncMode.INCREMENTAL if incremental else SyncMode.FULL,
             upstream_url=upstream_url,
             updated_since=last_good.started_at - settings.MIRROR_SAFETY_MARGIN if incremental else None,

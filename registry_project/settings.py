@@ -144,6 +144,7 @@ MIRROR_UPSTREAM_URL = env_registry_url("MIRROR_UPSTREAM_URL", "https://registry.
 MIRROR_SYNC_INTERVAL = env_duration("MIRROR_SYNC_INTERVAL", timedelta(hours=1))
 # updated_since is strict `>` upstream and its list is ordered by name, not time:
 # start from the last good run's start minus this margin.
+MIRROR_FULL_SYNC_INTERVAL = env_duration("MIRROR_FULL_SYNC_INTERVAL", timedelta(days=1))
 MIRROR_SAFETY_MARGIN = env_duration("MIRROR_SAFETY_MARGIN", timedelta(minutes=5))
 MIRROR_PAGE_SIZE = env_int("MIRROR_PAGE_SIZE", 100, minimum=1, maximum=100)  # upstream answers 422 above 100
 MIRROR_MAX_PAGES = env_int("MIRROR_MAX_PAGES", 5000, minimum=1)

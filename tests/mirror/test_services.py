@@ -66,6 +66,26 @@ def test_later_sync_is_incremental_from_last_success_minus_margin(upstream, sett
     assert set(versions_of("io.github.a/one")) == {"1.0.0", "1.1.0"}
 
 
+def test_a_scheduled_sync_is_full_once_the_last_full_run_is_older_than_the_interval(upstream, settings):
+    settings.MIRROR_FULL_SYNC_INTERVAL = timedelta(days=1)
+    upstream.publish("io.github.a/kept", "1.0.0")
+    upstream.publish("io.github.b/gone", "1.0.0")
+    first = sync_run_execute()
+    upstream.registry.remove_all()
+    upstream.publish("io.github.a/kept", "1.0.0")
+    assert sync_run_execute().mode == SyncMode.INCREMENTAL  # a day has not passed
+    SyncRun.objects.filter(pk=first.pk).update(started_at=first.started_at - timedelta(days=1, seconds=1))
+    upstream.faults.extend([httpx.Response(503)] * RETRY_ATTEMPTS)  # this full run fails …
+    assert (sync_run_execute().mode, SyncRun.objects.latest().outcome) == (SyncMode.FULL, SyncOutcome.FAILED)
+
+    due = sync_run_execute()  # … so the next one is full again
+
+    assert (due.mode, due.outcome, due.updated_since) == (SyncMode.FULL, SyncOutcome.SUCCEEDED, None)
+    assert "updated_since" not in upstream.params[-1]
+    assert Server.objects.get(name="io.github.b/gone").missing_upstream_since is not None
+    assert sync_run_execute().mode == SyncMode.INCREMENTAL
+
+
 @pytest.mark.parametrize(("official_change", "served_change"), [
     ({"updatedAt": "2026-01-02T00:00:00Z"}, False),  # upstream's own updatedAt is not what the API serves
     ({"statusChangedAt": "2026-01-02T00:00:00Z"}, True),
