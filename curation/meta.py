@@ -55,6 +55,24 @@ def _upstream_keys(value, path=()) -> list[str]:
     return found
 
 
+def _nul_paths(value, path=()) -> list[str]:
+    """Paths of every key and string, at any depth, holding a NUL character (shown as `\\u0000`)."""
+    found = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_path = (*path, str(key).replace("\x00", "\\u0000"))
+            if isinstance(key, str) and "\x00" in key:
+                found.append("/".join(child_path))
+            else:
+                found.extend(_nul_paths(child, child_path))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found.extend(_nul_paths(child, (*path, str(index))))
+    elif isinstance(value, str) and "\x00" in value:
+        found.append("/".join(path))
+    return found
+
+
 def _depth(value) -> int:
     """How many objects and arrays deep `value` nests, counted without recursing."""
     deepest, pending = 0, [(value, 1)]
@@ -80,6 +98,11 @@ def meta_validate(meta) -> dict:
     except (TypeError, ValueError) as error:
         raise ValidationError("Metadata is not representable as JSON: %(error)s.", code="not_json",
                               params={"error": error}) from None
+    # Valid JSON, but PostgreSQL's jsonb (like its text) cannot hold U+0000.
+    nul_paths = _nul_paths(meta)
+    if nul_paths:
+        raise ValidationError("Metadata holds a NUL character (\\u0000), which cannot be stored, at “%(paths)s”.",
+                              code="nul_character", params={"paths": "”, “".join(nul_paths)})
     if len(encoded) > META_MAX_BYTES:
         raise ValidationError("Metadata is %(size)d bytes as JSON; the limit is %(limit)d bytes (16 KB).",
                               code="too_large", params={"size": len(encoded), "limit": META_MAX_BYTES})
