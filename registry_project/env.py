@@ -15,9 +15,17 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_FALSE = {"0", "false", "no", "off"}
+# The number without its leading zeros, whose length bounds it before int() reads it.
+_DURATION = re.compile(r"^\s*0*([0-9]+)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Far beyond any sensible interval or lockout, and far from where now + duration passes the year 9999
+# (django-axes adds the lockout to the current time).
+_DURATION_MAX_SECONDS = 36500 * 86400  # 100 years
+# Reverse-DNS host, `/`, one name: the shape of upstream's `io.modelcontextprotocol.registry/official`.
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_META_NAMESPACE = re.compile(rf"(?:{_DNS_LABEL}\.)+{_DNS_LABEL}/[a-z0-9][a-z0-9._-]*", re.IGNORECASE)
+_UPSTREAM_META_NAMESPACE_PREFIX = "io.modelcontextprotocol.registry/"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -40,7 +48,7 @@ def env_required(name: str, hint: str) -> str:
 
 def env_bool(name: str, default: bool) -> bool:
     raw = env_str(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -66,14 +74,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
 
 
 def env_duration(name: str, default: timedelta) -> timedelta:
-    """Seconds, or a number with a unit: `90`, `90s`, `15m`, `1h`, `1d`."""
+    """Seconds, or a number with a unit: `90`, `90s`, `15m`, `1h`, `1d`; at most 100 years."""
     raw = env_str(name)
     if raw is None or raw.strip() == "":
         return default
     match = _DURATION.match(raw.lower())
-    if not match or int(match.group(1)) == 0:
+    if not match or match.group(1) == "0":
         raise ImproperlyConfigured(f"{name} must be a positive duration such as 3600, 15m, 1h or 1d, got {raw!r}")
-    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+    number, unit = match.groups()
+    if len(number) > len(str(_DURATION_MAX_SECONDS)) or int(number) * _DURATION_UNITS[unit] > _DURATION_MAX_SECONDS:
+        raise ImproperlyConfigured(f"{name} must be at most 36500d (100 years), got {raw!r}")
+    return timedelta(seconds=int(number) * _DURATION_UNITS[unit])
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -88,6 +99,18 @@ def env_log_level(name: str, default: str) -> str:
     if raw.strip().upper() not in _LOG_LEVELS:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
     return raw.strip().upper()
+
+
+def env_meta_namespace(name: str, default: str) -> str:
+    """A reverse-DNS `_meta` key such as `com.example.registry/curation`, never in upstream's namespace."""
+    raw = (env_str(name) or default).strip()
+    if not _META_NAMESPACE.fullmatch(raw):
+        raise ImproperlyConfigured(f"{name} must be a reverse-DNS namespace such as com.example.registry/curation "
+                                   f"(host name, `/`, a name of letters, digits, `.`, `_` or `-`), got {raw!r}")
+    if raw.lower().startswith(_UPSTREAM_META_NAMESPACE_PREFIX):
+        raise ImproperlyConfigured(f"{name} must be your own namespace, not the upstream registry's "
+                                   f"({_UPSTREAM_META_NAMESPACE_PREFIX}…), got {raw!r}")
+    return raw
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -14,6 +14,7 @@ from registry_project.env import (
     env_int,
     env_list,
     env_log_level,
+    env_meta_namespace,
     env_redis_url,
     env_registry_url,
     env_str,
@@ -143,9 +144,9 @@ X_FRAME_OPTIONS = "DENY"
 # --- Mirror ---------------------------------------------------------------
 MIRROR_UPSTREAM_URL = env_registry_url("MIRROR_UPSTREAM_URL", "https://registry.modelcontextprotocol.io")
 MIRROR_SYNC_INTERVAL = env_duration("MIRROR_SYNC_INTERVAL", timedelta(hours=1))
+MIRROR_FULL_SYNC_INTERVAL = env_duration("MIRROR_FULL_SYNC_INTERVAL", timedelta(days=1))
 # updated_since is strict `>` upstream and its list is ordered by name, not time:
 # start from the last good run's start minus this margin.
-MIRROR_FULL_SYNC_INTERVAL = env_duration("MIRROR_FULL_SYNC_INTERVAL", timedelta(days=1))
 MIRROR_SAFETY_MARGIN = env_duration("MIRROR_SAFETY_MARGIN", timedelta(minutes=5))
 MIRROR_PAGE_SIZE = env_int("MIRROR_PAGE_SIZE", 100, minimum=1, maximum=100)  # upstream answers 422 above 100
 MIRROR_MAX_PAGES = env_int("MIRROR_MAX_PAGES", 5000, minimum=1)
@@ -163,7 +164,7 @@ MIRROR_SERVER_SCHEMA_URL = env_http_url(
 MIRROR_SYNC_TIME_LIMIT = env_duration("MIRROR_SYNC_TIME_LIMIT", timedelta(minutes=55))
 
 # --- Curation -------------------------------------------------------------
-REGISTRY_META_NAMESPACE = env_str("REGISTRY_META_NAMESPACE", "com.example.registry/curation")
+REGISTRY_META_NAMESPACE = env_meta_namespace("REGISTRY_META_NAMESPACE", "com.example.registry/curation")
 REGISTRY_META_SCHEMA = env_str("REGISTRY_META_SCHEMA", "") or None
 REGISTRY_DEFAULT_VERSION_POLICY = env_choice("REGISTRY_DEFAULT_VERSION_POLICY", "all", ("all", "reviewed"))
 
