@@ -7,6 +7,8 @@ from mirror.selectors import sync_run_last, sync_run_last_succeeded
 
 register = template.Library()
 
+DURATION_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
 
 @register.simple_tag
 def state_badge(value):
@@ -18,6 +20,18 @@ def state_badge(value):
 def timestamp(moment):
     """`2026-11-21 06:18:03 UTC`, in the active time zone; empty for no moment."""
     return timestamp_text(moment) if moment else ""
+
+
+@register.filter
+def duration_in_words(delta):
+    """`30 seconds`, `1 minute`, `1 hour 30 minutes`: each whole unit that is not zero, largest first."""
+    remaining = int(delta.total_seconds())
+    parts = []
+    for unit, seconds in DURATION_UNITS:
+        count, remaining = divmod(remaining, seconds)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts)
 
 
 @register.inclusion_tag("admin/curation/includes/dashboard.html", takes_context=True)
