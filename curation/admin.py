@@ -126,7 +126,7 @@ class DeploymentFilter(admin.SimpleListFilter):
         if self.value() == "remote":
             return queryset.filter(has_remote)
         if self.value() == "local":
-            return queryset.filter(latest_version__isnull=False).exclude(has_remote)
+            return queryset.filter(selectors.local_rule(document="latest_version__document")).exclude(has_remote)
         return queryset
 
 
