@@ -14,7 +14,6 @@ benchmark"). Gunicorn's access log still records every request.
 import hashlib
 import re
 from http import HTTPStatus
-from urllib.parse import unquote
 
 from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
@@ -25,6 +24,7 @@ from django.utils.http import parse_etags
 
 from api.errors import ENDPOINT_NOT_FOUND, PROBLEM_CONTENT_TYPE, problem_response
 from api.views import RegistryApi
+from registry_project.middleware import has_nul_bytes
 
 API_PATH = re.compile(r"(?:^|/)v0(?:\.1)?(?:/|$)")
 REPEATED_SLASHES = re.compile(r"//+")
@@ -47,7 +47,7 @@ class RegistryApiMiddleware:
         return self._with_cors(self._respond(request))
 
     def _respond(self, request):
-        if "\x00" in request.path_info or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+        if has_nul_bytes(request):
             return problem_response(400, "Invalid request: NUL bytes are not allowed in the path or query")
         if request.method == "OPTIONS":
             response = HttpResponse(status=204)

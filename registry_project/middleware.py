@@ -5,6 +5,11 @@ from urllib.parse import unquote
 from django.http import HttpResponseBadRequest
 
 
+def has_nul_bytes(request) -> bool:
+    """Whether the path or the (decoded) query string holds a NUL byte, which PostgreSQL text cannot."""
+    return "\x00" in request.path_info or "\x00" in unquote(request.META.get("QUERY_STRING", ""))
+
+
 class RefuseNulBytesInAdminMiddleware:
     """Answer 400 to a NUL byte in an admin page's path or query string (upstream's API does so for any request).
 
@@ -22,7 +27,7 @@ class RefuseNulBytesInAdminMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.resolver_match.app_name != "admin":
             return None
-        if "\x00" in request.path_info or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+        if has_nul_bytes(request):
             return HttpResponseBadRequest("Bad request: NUL bytes are not allowed in the path or query.\n",
                                           content_type="text/plain; charset=utf-8")
         return None
