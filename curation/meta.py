@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
+from mirror.validation import nesting_depth
+
 META_MAX_BYTES = 16 * 1024
 # Deep enough for any real metadata; far from where serialising it anywhere would exhaust the stack.
 META_MAX_DEPTH = 32
@@ -73,23 +75,12 @@ def _nul_paths(value, path=()) -> list[str]:
     return found
 
 
-def _depth(value) -> int:
-    """How many objects and arrays deep `value` nests, counted without recursing."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        node, depth = pending.pop()
-        deepest = max(deepest, depth)
-        children = node.values() if isinstance(node, dict) else node
-        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
-
-
 def meta_validate(meta) -> dict:
     """Return `meta` if curators may store it, else raise ValidationError listing every problem."""
     if not isinstance(meta, dict):
         raise ValidationError("Metadata must be a JSON object ({…}), not %(kind)s.", code="not_object",
                               params={"kind": type(meta).__name__})
-    depth = _depth(meta)
+    depth = nesting_depth(meta)
     if depth > META_MAX_DEPTH:
         raise ValidationError("Metadata nests %(depth)d levels deep; the limit is %(limit)d.", code="too_deep",
                               params={"depth": depth, "limit": META_MAX_DEPTH})

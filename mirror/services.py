@@ -48,6 +48,7 @@ from mirror.validation import (
     SchemaUnavailable,
     ServerJsonValidator,
     UnknownSchema,
+    nesting_depth,
     schema_compile,
 )
 from mirror.versioning import pick_latest
@@ -611,7 +612,9 @@ def _entry_parse(raw: object) -> _Entry:
                         name=name, version=version) from None
     except RecursionError:  # deeper than Python recurses: far past the limit
         server_json = None
-    if server_json is None or _nested_deeper_than(server, MAX_SERVER_NESTING, text=server_json):
+    # The brackets in the text bound the depth from above, in C: most entries need no walk.
+    if server_json is None or (server_json.count("{") + server_json.count("[") > MAX_SERVER_NESTING
+                               and nesting_depth(server) > MAX_SERVER_NESTING):
         raise _Rejected(f"`server` is nested more than {MAX_SERVER_NESTING} levels deep",
                         name=name, version=version)
     if "\\u0000" in server_json and _JSON_NUL.search(server_json):
@@ -630,20 +633,6 @@ def _entry_parse(raw: object) -> _Entry:
         status=status, status_changed_at=times["statusChangedAt"], status_message=status_message,
         published_at=times["publishedAt"], updated_at=times["updatedAt"],
     )
-
-
-def _nested_deeper_than(value: object, limit: int, *, text: str) -> bool:
-    """Whether objects and arrays nest more than `limit` levels (the value itself is level 1); no recursion."""
-    if text.count("{") + text.count("[") <= limit:  # an upper bound on the depth, in C
-        return False
-    levels = [(value, 1)]
-    while levels:
-        node, level = levels.pop()
-        if level > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        levels.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
-    return False
 
 
 # Built once: json.dumps with non-default options builds an encoder per call. NaN and ±Infinity

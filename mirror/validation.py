@@ -100,6 +100,17 @@ def schema_compile(url: str, body: str) -> CompiledSchema:
     return compiled
 
 
+
+def nesting_depth(value: object) -> int:
+    """How many objects and arrays deep `value` nests (a scalar is 0), counted without recursing."""
+    deepest, pending = 0, [(value, 1)] if isinstance(value, (dict, list)) else []
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
 def _truncate(text: str) -> str:
     return text if len(text) <= REASON_MAX_CHARS else f"{text[: REASON_MAX_CHARS - 1]}…"
 
