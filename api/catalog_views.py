@@ -2,7 +2,7 @@
 
 import json
 from datetime import datetime
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -26,6 +26,7 @@ from api.client_config import (
 )
 from api.errors import Problem, ServerNotFound, query_error
 from api.schema import problem_responses
+from api.views import path_value
 from curation.choices import REGISTRY_TYPES
 from registry_project.env import is_http_url
 
@@ -368,6 +369,7 @@ class ClientConfigView(APIView):
         responses={
             200: ClientConfigResponseSerializer,
             **problem_responses(
+                s400="NUL bytes in the path or query.",
                 s404="Server not found: unknown, not served here, or no such version.",
                 s422="Invalid query parameters, or no such package or remote (with `errors`).",
             ),
@@ -382,8 +384,7 @@ class ClientConfigView(APIView):
                 for name in ["remote" if field == "non_field_errors" else field]
             ])
         params = query.validated_data
-        name = unquote(serverName) if "%" in serverName else serverName
-        listing = served_listing(name=name, version=params["version"])
+        listing = served_listing(name=path_value(serverName), version=params["version"])
         if listing is None:
             raise ServerNotFound()
         try:

@@ -12,6 +12,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 SERVER_NOT_FOUND = "Server not found"
 ENDPOINT_NOT_FOUND = "Endpoint not found. See /docs for the API documentation."
 INVALID_UPDATED_SINCE = "Invalid updated_since format: expected RFC3339 timestamp (e.g., 2025-08-07T13:15:04.280Z)"
+NUL_BYTES = "Invalid request: NUL bytes are not allowed in the path or query"
 INCLUDE_DELETED_CONFLICT = (
     "Cannot set include_deleted=false when using updated_since (incremental sync requires deleted servers)"
 )

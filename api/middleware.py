@@ -22,7 +22,7 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, resolve
 from django.utils.http import parse_etags
 
-from api.errors import ENDPOINT_NOT_FOUND, PROBLEM_CONTENT_TYPE, problem_response
+from api.errors import ENDPOINT_NOT_FOUND, NUL_BYTES, PROBLEM_CONTENT_TYPE, problem_response
 from api.views import RegistryApi
 from registry_project.middleware import has_nul_bytes
 
@@ -48,7 +48,7 @@ class RegistryApiMiddleware:
 
     def _respond(self, request):
         if has_nul_bytes(request):
-            return problem_response(400, "Invalid request: NUL bytes are not allowed in the path or query")
+            return problem_response(400, NUL_BYTES)
         if request.method == "OPTIONS":
             response = HttpResponse(status=204)
             response["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE

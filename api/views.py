@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from api.cursors import Cursor, cursor_encode
-from api.errors import ServerNotFound
+from api.errors import NUL_BYTES, Problem, ServerNotFound
 from api.rendering import compact_json, server_list_body, server_response_body
 from api.schema import problem_responses, ref
 from api.selectors import listing_lookup, listing_page, listing_versions
@@ -55,9 +55,12 @@ def json_response(body: bytes) -> HttpResponse:
     return HttpResponse(body, content_type="application/json")
 
 
-def _path_value(value: str) -> str:
-    # Django has decoded the path once; upstream decodes once more, so `%252F` works too.
-    return unquote(value)
+def path_value(value: str) -> str:
+    """A path segment decoded as upstream does: Django has decoded it once, upstream once more (`%252F`)."""
+    decoded = unquote(value)
+    if "\x00" in decoded:  # `%2500`: past the middleware's check, and PostgreSQL text cannot hold it
+        raise Problem(400, NUL_BYTES)
+    return decoded
 
 
 class ServerListApi(RegistryApi):
@@ -94,7 +97,7 @@ class ServerVersionsApi(RegistryApi):
     )
     def get(self, request, serverName):  # noqa: N803 - the path parameter's name in the spec
         include_deleted = IncludeDeletedQuerySerializer(query=request.query_params).validated()["include_deleted"]
-        rows = listing_versions(name=_path_value(serverName), include_tombstones=include_deleted)
+        rows = listing_versions(name=path_value(serverName), include_tombstones=include_deleted)
         if not rows:
             raise ServerNotFound()
         return json_response(server_list_body(rows))
@@ -110,7 +113,7 @@ class ServerVersionApi(RegistryApi):
     )
     def get(self, request, serverName, version):  # noqa: N803
         include_deleted = IncludeDeletedQuerySerializer(query=request.query_params).validated()["include_deleted"]
-        row = listing_lookup(name=_path_value(serverName), version=_path_value(version),
+        row = listing_lookup(name=path_value(serverName), version=path_value(version),
                              include_tombstones=include_deleted)
         if row is None:
             raise ServerNotFound()

@@ -58,6 +58,14 @@ def test_unknown_name_and_version_are_not_found(api_client):
                           {"client": "vscode", "version": "2.0.0"}).status_code == 404
 
 
+def test_a_name_that_decodes_to_a_nul_character_is_a_400_problem_as_in_the_registry_api(api_client):
+    """`%2500` passes the middleware's NUL check and turns into a NUL only on the second decode."""
+    make_server("io.github.acme/weather")
+    response = api_client.get(BASE + "io.github.acme%2500weather", {"client": "vscode"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Invalid request: NUL bytes are not allowed in the path or query"
+
+
 @pytest.mark.parametrize("params", [
     {},
     {"client": "emacs"},

@@ -488,6 +488,19 @@ def test_nul_bytes_are_400(client, catalog):
         assert_cors(response)
 
 
+@pytest.mark.parametrize("url", [
+    "/v0.1/servers/io.github.acme%252Fweather%2500/versions",
+    "/v0.1/servers/io.github.acme%252Fweather%2500/versions/latest",
+    "/v0.1/servers/io.github.acme%252Fweather/versions/1.0.0%2500",
+    "/v0.1/servers/io.github.acme/weather/versions/1.0.0%2500",
+])
+def test_double_encoded_nul_bytes_in_the_path_are_400(url, catalog):
+    """The path is decoded a second time (for `%252F`), which can only then reveal a NUL byte."""
+    response = Client(raise_request_exception=False).get(url)
+    assert_problem(response, 400, "Invalid request: NUL bytes are not allowed in the path or query")
+    assert_cors(response)
+
+
 def test_write_methods_are_405_problems(client, catalog):
     response = client.post("/v0.1/servers", data={}, content_type="application/json")
     assert_problem(response, 405)
