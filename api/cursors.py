@@ -1,6 +1,6 @@
 """Opaque keyset cursors for `GET /v0.1/servers`.
 
-A cursor carries the last row's (name, version) and the list filters of the first page, because
+A cursor carries the last row's (name, version, updated_at) and the list filters of the first page, because
 VS Code drops `search` from page 2 on. It is compact JSON in base64url without padding, a `.`, and
 a truncated HMAC: only `A–Z a–z 0–9 - _ .`, so clients may append it to a URL raw. With a cursor,
 the filters inside it win over the query string. Cursors signed with a key in SECRET_KEY_FALLBACKS
@@ -45,6 +45,7 @@ class ListFilters:
 class Cursor:
     name: str
     version: str
+    updated_at: datetime  # the last row's, for incremental pages, which run in `updated_at` order
     filters: ListFilters
 
 
@@ -68,7 +69,7 @@ def _mac_verifies(payload: str, mac: str) -> bool:
 def cursor_encode(cursor: Cursor) -> str:
     f = cursor.filters
     fields = [
-        cursor.name, cursor.version, f.search, f.version,
+        cursor.name, cursor.version, cursor.updated_at.isoformat(), f.search, f.version,
         f.updated_since.isoformat() if f.updated_since else None, f.include_deleted,
     ]
     payload = _b64encode(compact_json(fields).encode())
@@ -84,7 +85,9 @@ def cursor_decode(raw: str) -> Cursor:
     if not _mac_verifies(payload, mac):
         raise CursorError("cursor failed its integrity check")
     try:
-        name, version, search, version_filter, updated_since, include_deleted = json.loads(_b64decode(payload))
+        name, version, updated_at, search, version_filter, updated_since, include_deleted = json.loads(
+            _b64decode(payload))
+        updated_at = datetime.fromisoformat(updated_at)
         filters = ListFilters(
             search=search, version=version_filter,
             updated_since=datetime.fromisoformat(updated_since) if updated_since else None,
@@ -94,4 +97,4 @@ def cursor_decode(raw: str) -> Cursor:
         raise CursorError("malformed cursor") from exc
     if not (isinstance(name, str) and isinstance(version, str)):
         raise CursorError("malformed cursor")
-    return Cursor(name=name, version=version, filters=filters)
+    return Cursor(name=name, version=version, updated_at=updated_at, filters=filters)

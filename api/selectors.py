@@ -55,9 +55,25 @@ def listing_page(*, filters: ListFilters, after: Cursor | None, limit: int) -> l
 
     The row comparison walks the (name, version_string) index from the cursor on, so a deep page
     costs what the first one does.
+
+    Sync pages (with tombstones: `include_deleted=true` or `updated_since`) run in (updated_at, name,
+    version) order instead: a syncing client takes its next `updated_since` from the highest `updatedAt`
+    of its walk, so a change made during the walk to a name it has passed must come later in it, not
+    be skipped for good.
     """
     where, params = [_visible(include_tombstones=filters.include_tombstones)], []
-    if after is not None:
+    order = "l.name, l.version_string"
+    if filters.include_tombstones:
+        order = f"l.updated_at, {order}"
+        if after is not None:
+            where.append("(l.updated_at, l.name, l.version_string) > (%s, %s, %s)")
+            params += [after.updated_at, after.name, after.version]
+    elif after is not None and filters.version == "latest":
+        # One entry per name: if the latest moved on to a higher version since the last page, the
+        # row comparison below would list that name a second time.
+        where.append("l.name > %s")
+        params.append(after.name)
+    elif after is not None:
         where.append("(l.name, l.version_string) > (%s, %s)")
         params += [after.name, after.version]
     if filters.search:
@@ -74,7 +90,7 @@ def listing_page(*, filters: ListFilters, after: Cursor | None, limit: int) -> l
     # The limit is written into the SQL: as a parameter, the prepared statement's generic plan would not
     # know it and picks a parallel scan that costs ten times the index walk.
     return _fetch(
-        f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY l.name, l.version_string LIMIT {int(limit) + 1}", params,
+        f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {int(limit) + 1}", params,
     )
 
 

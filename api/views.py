@@ -1,5 +1,6 @@
 """The `/v0.1` (and `/v0`) registry API: one APIView per endpoint, upstream's wire format."""
 
+from datetime import datetime
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -67,7 +68,9 @@ class ServerListApi(RegistryApi):
     @extend_schema(
         operation_id="listServers", tags=["servers"], summary="List MCP servers",
         description="Served entries ordered by name then version, keyset-paged. With `updated_since` or "
-                    "`include_deleted=true`, versions withdrawn from this registry come back as `deleted` tombstones.",
+                    "`include_deleted=true`, versions withdrawn from this registry come back as `deleted` tombstones, "
+                    "and entries are ordered by `updatedAt` first, so that a change made during a walk comes later "
+                    "in it.",
         parameters=[ServerListQuerySerializer],
         responses={
             200: OpenApiResponse(ref("ServerList"), description="A page of servers"),
@@ -83,8 +86,9 @@ class ServerListApi(RegistryApi):
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
-            name, version = rows[-1][0], rows[-1][1]
-            next_cursor = cursor_encode(Cursor(name=name, version=version, filters=filters))
+            name, version, updated_at = rows[-1][0], rows[-1][1], rows[-1][4]
+            next_cursor = cursor_encode(Cursor(name=name, version=version,
+                                               updated_at=datetime.fromisoformat(updated_at), filters=filters))
         return json_response(server_list_body(rows, next_cursor=next_cursor))
 
 

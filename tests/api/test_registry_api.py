@@ -14,6 +14,7 @@ from curation.services import listing_refresh
 from mirror.choices import UpstreamStatus
 from mirror.models import ServerVersion
 from tests.api.registry_helpers import OFFICIAL, body, make_server, path_name, served_pairs, set_server_state, walk
+from tests.factories import ServerVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +178,20 @@ def test_cursor_keeps_the_first_pages_filters_when_the_client_drops_them(client,
     assert "nextCursor" not in second["metadata"]
 
 
+def test_a_new_latest_version_published_mid_walk_does_not_repeat_its_server(client):
+    """With `version=latest` a name is listed once: the walk goes on after the name, not after the version
+    (ToolHive's limit=1 walk takes one request per server, so the latest can move between pages)."""
+    weather = make_server(WEATHER, ("1.0.0",))
+    make_server("io.github.acme/xylophone", ("1.0.0",))
+    first = body(client.get("/v0.1/servers?limit=1&version=latest"))
+    ServerVersionFactory(server=weather, version="2.0.0", published_at=timezone.now())
+    listing_refresh(server_ids=[weather.id])
+
+    second = body(client.get(f"/v0.1/servers?limit=1&version=latest&cursor={first['metadata']['nextCursor']}"))
+
+    assert served_pairs([first, second]) == [(WEATHER, "1.0.0"), ("io.github.acme/xylophone", "1.0.0")]
+
+
 def test_cursor_filters_win_over_different_query_filters(client, catalog):
     first = body(client.get("/v0.1/servers?limit=1&search=weather"))
 
@@ -204,10 +219,12 @@ def test_malformed_cursors_are_400_problems(client, catalog, cursor):
 def test_tampered_cursor_is_rejected(client, catalog):
     cursor = body(client.get("/v0.1/servers?limit=1"))["metadata"]["nextCursor"]
     payload, mac = cursor.split(".")
-    forged = cursor_encode(Cursor(name="a", version="b", filters=ListFilters())).split(".")[0]
+    forged = cursor_encode(
+        Cursor(name="a", version="b", updated_at=timezone.now(), filters=ListFilters())).split(".")[0]
 
     assert_problem(client.get(f"/v0.1/servers?cursor={forged}.{mac}"), 400, "Invalid cursor")
-    assert_problem(client.get(f"/v0.1/servers?cursor={payload}.{mac[:-1]}A"), 400, "Invalid cursor")
+    other_last = "B" if mac.endswith("A") else "A"
+    assert_problem(client.get(f"/v0.1/servers?cursor={payload}.{mac[:-1]}{other_last}"), 400, "Invalid cursor")
 
 
 def test_a_walk_in_progress_survives_a_secret_key_rotation(client, catalog):
@@ -222,7 +239,7 @@ def test_a_walk_in_progress_survives_a_secret_key_rotation(client, catalog):
 
 def test_cursor_round_trip_keeps_every_filter():
     since = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt_timezone.utc)
-    cursor = Cursor(name="io.github.ä/x", version="1.0.0+b1",
+    cursor = Cursor(name="io.github.ä/x", version="1.0.0+b1", updated_at=since + timedelta(seconds=1),
                     filters=ListFilters(search="we", version="latest", updated_since=since, include_deleted=True))
 
     encoded = cursor_encode(cursor)
@@ -281,6 +298,26 @@ def test_updated_since_is_strictly_after(client):
     updated_at = body(client.get("/v0.1/servers"))["servers"][0]["_meta"][OFFICIAL]["updatedAt"]
 
     assert body(client.get(f"/v0.1/servers?updated_since={updated_at}"))["servers"] == []
+
+
+@pytest.mark.parametrize("sync_filter", ["updated_since=SINCE", "include_deleted=true"])
+def test_a_sync_walk_misses_no_change_made_while_it_runs(client, sync_filter):
+    """mcpreg pulls everything (`include_deleted=true`), then what changed (`updated_since`), each time taking
+    its next mark from the highest `updatedAt` of the walk. So a change to a name the walk has passed must come
+    later in it: pages that include tombstones run in `updatedAt` order."""
+    query = sync_filter.replace("SINCE", quote(timezone.now().isoformat()))
+    alpha = make_server("io.github.acme/alpha")
+    make_server("io.github.acme/zulu")
+    first = body(client.get(f"/v0.1/servers?{query}&limit=1"))
+    set_server_state(alpha, CurationState.BLOCKED)  # behind the walk…
+    make_server("io.github.acme/zulu-two")  # …then ahead of it
+
+    rest = walk(client, f"?limit=1&{query}&cursor={first['metadata']['nextCursor']}")
+
+    assert [(entry["server"]["name"], entry["_meta"][OFFICIAL]["status"]) for page in [first, *rest]
+            for entry in page["servers"]] == [
+        ("io.github.acme/alpha", "active"), ("io.github.acme/zulu", "active"),
+        ("io.github.acme/alpha", "deleted"), ("io.github.acme/zulu-two", "active")]
 
 
 def test_include_deleted_false_with_updated_since_is_400(client):
