@@ -270,12 +270,12 @@ class _Inputs:
         self.reference_for = reference_for
         self.id_prefix = f"{id_prefix}." if id_prefix else ""
 
-    def reference(self, wanted_id: str, spec: dict, *, required: bool | None = None) -> str:
+    def reference(self, wanted_id: str, spec: dict, *, required: bool | None = None, secret: bool = False) -> str:
         base = self.id_prefix + (_UNSAFE_ID.sub("_", wanted_id).strip("_") or "value")
         candidate = Input(
             id=base,
             description=str(spec.get("description") or spec.get("placeholder") or wanted_id),
-            is_secret=bool(spec.get("isSecret")),
+            is_secret=secret or bool(spec.get("isSecret")),
             is_required=bool(spec.get("isRequired")) if required is None else required,
             default=_text(spec.get("default")),
             choices=[str(c) for c in _list(spec.get("choices"))] or None,
@@ -289,21 +289,26 @@ class _Inputs:
         return self.reference_for(candidate.id)
 
 
-def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool = False) -> str | None:
-    """The value for one Input object, or None when an optional one is left out."""
+def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool = False,
+             in_secret: bool = False) -> str | None:
+    """The value for one Input object, or None when an optional one is left out.
+
+    `in_secret`: the value is part of a secret's value (`Bearer {token}`), so an input asked for it is secret.
+    """
     value = _text(spec.get("value"))
     if value is not None:
-        return _substitute(value, _dict(spec.get("variables")), inputs)
+        return _substitute(value, _dict(spec.get("variables")), inputs,
+                           in_secret=in_secret or bool(spec.get("isSecret")))
     if spec.get("isSecret") or spec.get("isRequired"):
-        return inputs.reference(wanted_id, spec)
+        return inputs.reference(wanted_id, spec, secret=in_secret)
     default = _text(spec.get("default"))
     if default is not None:
         return default
     # A variable that a template names must get a value: ask for it.
-    return inputs.reference(wanted_id, spec, required=True) if in_template else None
+    return inputs.reference(wanted_id, spec, required=True, secret=in_secret) if in_template else None
 
 
-def _substitute(template: str, variables: dict, inputs: _Inputs) -> str:
+def _substitute(template: str, variables: dict, inputs: _Inputs, *, in_secret: bool = False) -> str:
     """Replace `{name}` with each variable's value; names not in `variables` stay as written (per the spec)."""
 
     def replace(match):
@@ -311,7 +316,7 @@ def _substitute(template: str, variables: dict, inputs: _Inputs) -> str:
         spec = variables.get(name)
         if not isinstance(spec, dict):
             return match.group(0)
-        return _resolve(spec, name, inputs, in_template=True)
+        return _resolve(spec, name, inputs, in_template=True, in_secret=in_secret)
 
     return _TEMPLATE_VARIABLE.sub(replace, template)
 
@@ -357,12 +362,19 @@ def _named_argument(argument: dict, inputs: _Inputs, notes: list[str], resolved:
             return []
         resolved[label] = "true"
         return [name.rstrip("=")]
-    if not has_value:
+    # A published format (other than boolean, handled above) or choices say the flag takes a value.
+    takes_value = argument.get("format") is not None or bool(_list(argument.get("choices")))
+    if not has_value and not takes_value:
         # A bare flag: `--verbose`.
         return [name]
     value = _resolve(argument, label, inputs)
     if value is None:
+        notes.append(f"Optional argument {name!r} is left out; add it to args if you need it.")
         return []
+    if not value:
+        # Upstream's conversion of its legacy entries published bare flags as `"value": ""`; an empty
+        # argument after the flag would be a stray positional, which e.g. argparse and click refuse.
+        return [name]
     resolved[label] = resolved[name] = value
     if argument.get("isRepeated"):
         notes.append(f"Argument {name!r} may be repeated: add more {name} values in args.")
@@ -546,6 +558,9 @@ def _render_claude(key: str, launch: Launch):
             env[variable] = value
         if launch.kind == "sse":
             args += ["--transport", "sse-only"]
+        if launch.url.lower().startswith("http:"):
+            # mcp-remote refuses plain http to any host but localhost and 127.0.0.1 without this flag.
+            args.append("--allow-http")
         entry = {"command": "npx", "args": args}
         if env:
             entry["env"] = env

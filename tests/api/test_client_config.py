@@ -120,6 +120,27 @@ def test_named_arguments_values_flags_choices_and_variables():
     assert any("'--mount' may be repeated" in note for note in result["notes"])
 
 
+@pytest.mark.parametrize("argument", [
+    {"type": "named", "name": "--port", "format": "number", "description": "Port to listen on"},
+    {"type": "named", "name": "--config", "format": "filepath", "description": "Configuration file"},
+    {"type": "named", "name": "--region", "choices": ["eu", "us"], "description": "Region"},
+])
+def test_an_optional_named_argument_that_takes_a_value_is_left_out_not_passed_bare(argument):
+    document = package_doc(registryType="npm", identifier="@acme/x", version="1.0.0", packageArguments=[argument])
+    result = build(document)
+    assert entry(result)["args"] == ["-y", "@acme/x@1.0.0"]
+    assert any(f"Optional argument {argument['name']!r} is left out" in note for note in result["notes"])
+
+
+def test_a_named_argument_published_with_an_empty_value_is_a_bare_flag(shared_file):
+    # Upstream's conversion of its legacy entries wrote flags as `"value": ""`; `--stdio ""` would hand
+    # the server a stray empty argument, which e.g. argparse and click refuse.
+    documents = json.loads(shared_file("seed-legacy-2025-09-29.json").read_text())
+    document = next(d for d in documents if d["name"] == "io.github.openbnb-org/mcp-server-airbnb")
+    assert document["packages"][0]["packageArguments"][0]["value"] == ""
+    assert entry(build(document))["args"] == ["-y", "@openbnb/mcp-server-airbnb@0.1.1", "--ignore-robots-txt"]
+
+
 def test_environment_variables_secret_required_default_and_templates():
     result = build(ENVIRONMENT)
     assert entry(result) == {
@@ -251,6 +272,17 @@ def test_remote_url_variables_and_headers_become_inputs():
     assert "password" not in inputs["tenant"]
 
 
+def test_a_variable_inside_a_secret_value_is_asked_for_as_a_secret():
+    document = remote_doc(url="https://mcp.example.com/mcp", headers=[
+        {"name": "Authorization", "value": "{scheme} {token}", "isSecret": True, "isRequired": True,
+         "variables": {"token": {"isRequired": True, "description": "API token"}, "scheme": {"default": "Bearer"}}},
+    ])
+    result = build(document)
+    assert entry(result)["headers"] == {"Authorization": "Bearer " + vscode_ref("token")}
+    assert vscode_inputs(result)["token"]["password"] is True
+    assert [item["isSecret"] for item in build(document, client="cursor")["inputs"]] == [True]
+
+
 def test_remote_for_cursor_and_claude_desktop():
     cursor = build(REMOTES, client="cursor")
     assert entry(cursor)["url"] == "https://${env:WEATHER_TOOLS_TENANT}.weather.example.com/mcp"
@@ -262,6 +294,18 @@ def test_remote_for_cursor_and_claude_desktop():
                  "--transport", "sse-only"],
         "env": {"MCP_HEADER_X_API_KEY": "${input:weather-tools.X-API-Key}"},
     }
+
+
+@pytest.mark.parametrize(("url", "allows_http"), [
+    ("http://mcp.corp.example/mcp", True),
+    ("http://10.0.0.5:8080/mcp", True),
+    ("https://mcp.corp.example/mcp", False),
+])
+def test_claude_desktop_lets_mcp_remote_reach_a_plain_http_remote(url, allows_http):
+    # mcp-remote refuses a plain http URL unless its host is localhost or 127.0.0.1, or `--allow-http` is given.
+    args = entry(build(remote_doc(url=url), client="claude-desktop"))["args"]
+    assert args[:3] == ["-y", "mcp-remote", url]
+    assert ("--allow-http" in args) == allows_http
 
 
 def test_same_input_name_with_different_meaning_gets_distinct_ids():
