@@ -437,9 +437,11 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
 
     New servers start pending under REGISTRY_DEFAULT_VERSION_POLICY (as do servers mirrored before
     curation existed). A matching rule decides a new server; under `reviewed` an approve also
-    approves its versions present now. A new version of an existing server gets the rule's effect
-    at version level: block always (a compromised release); approve and leave-pending only under
-    `reviewed`, the only policy where a version's own approval changes what is served.
+    approves its versions still pending. Every new version, a new server's included, gets the rule
+    its own document matches at version level (unless that is the rule deciding its new server):
+    block always (a compromised release); approve and leave-pending only under `reviewed`, the only
+    policy where a version's own approval changes what is served. Versions go first, so that a
+    new server's approval never approves a release another rule blocks.
     A constant number of queries per page, whatever its size.
     """
     touched = set(server_ids) | {event.server_id for event in events}
@@ -467,10 +469,12 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
                                            version=version.version if version else "", actor=sync_actor))
 
     discovered_versions = [e for e in events if e.kind == UpstreamEventKind.VERSION_DISCOVERED
-                           and e.server_id not in discovered_servers and e.version_id in versions]
+                           and e.version_id in versions]
     if rules:
-        audit += _servers_policy_apply(discovered_servers, curations, versions, rules, now)
-        audit += _versions_policy_apply(discovered_versions, curations, versions, rules, now)
+        server_rules = _discovered_server_rules(discovered_servers, curations, versions, rules)
+        audit += _versions_policy_apply(discovered_versions, curations, versions, rules, now,
+                                        server_rules=server_rules)
+        audit += _servers_policy_apply(server_rules, curations, now)
 
     _audit_events_write(audit)
     listing_refresh(server_ids=touched)
@@ -493,18 +497,27 @@ def _json_or_null(value) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def _servers_policy_apply(discovered: dict[int, UpstreamEvent], curations, versions, rules, now) -> list[AuditEvent]:
+def _discovered_server_rules(discovered: dict[int, UpstreamEvent], curations, versions, rules) -> dict[int, Policy]:
+    """{server_id: the rule deciding it} for the new servers a rule matches, by the document each came with."""
     documents = {server_id: versions[event.version_id].document
                  for server_id, event in discovered.items() if event.version_id in versions}
     undocumented = set(discovered) - set(documents)
     if undocumented:
         for version in ServerVersion.objects.filter(server_id__any=undocumented).only("server_id", "document"):
             documents.setdefault(version.server_id, version.document)
-    audit, decided, approve_versions = [], [], {}
+    matched = {}
     for server_id in discovered:
+        rule = policy_first_match(rules, documents.get(server_id, {"name": curations[server_id].server.name}))
+        if rule is not None:
+            matched[server_id] = rule
+    return matched
+
+
+def _servers_policy_apply(server_rules: dict[int, Policy], curations, now) -> list[AuditEvent]:
+    audit, decided, approve_versions = [], [], {}
+    for server_id, rule in server_rules.items():
         curation = curations[server_id]
-        rule = policy_first_match(rules, documents.get(server_id, {"name": curation.server.name}))
-        if rule is None or curation.state != CurationState.PENDING:
+        if curation.state != CurationState.PENDING:
             continue
         actor, reason = _policy_actor(rule)
         state = POLICY_EFFECT_STATES[rule.effect]
@@ -523,12 +536,16 @@ def _servers_policy_apply(discovered: dict[int, UpstreamEvent], curations, versi
     return audit + _pending_versions_approve(approve_versions, source=AuditSource.SYNC, at=now)
 
 
-def _versions_policy_apply(discovered: list[UpstreamEvent], curations, versions, rules, now) -> list[AuditEvent]:
+def _versions_policy_apply(discovered: list[UpstreamEvent], curations, versions, rules, now, *,
+                           server_rules: dict[int, Policy]) -> list[AuditEvent]:
+    """`server_rules`: the rules deciding new servers; their versions that rule matches too are left to it."""
     matches = {}
     for event in discovered:
         reviewed = curations[event.server_id].version_policy == VersionPolicy.REVIEWED
         rule = policy_first_match(rules, versions[event.version_id].document)
-        if rule is not None and (rule.effect == PolicyEffect.BLOCK or reviewed):
+        if rule is None or rule == server_rules.get(event.server_id):
+            continue
+        if rule.effect == PolicyEffect.BLOCK or reviewed:
             matches[event.version_id] = rule
     if not matches:
         return []

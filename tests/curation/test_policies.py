@@ -192,6 +192,26 @@ def test_new_version_of_an_existing_server_gets_the_rule_at_version_level(settin
     assert Listing.objects.get(version=reviewed).is_served
 
 
+@pytest.mark.parametrize("version_policy", ["all", "reviewed"])
+def test_a_block_rule_holds_back_a_release_discovered_in_the_same_page_as_its_server(settings, version_policy):
+    """A first sync discovers each server with all its versions at once: the release rule must still apply."""
+    settings.REGISTRY_DEFAULT_VERSION_POLICY = version_policy
+    Policy.objects.create(name="bad-package", priority=1, identifier_glob="@evil/*", effect=PolicyEffect.BLOCK)
+    Policy.objects.create(name="acme", priority=10, name_glob="io.github.acme/*", effect=PolicyEffect.APPROVE)
+    server = mirrored("io.github.acme/tool")
+    evil = ServerVersionFactory(server=server, version="1.1.0", document=server_document(
+        server.name, "1.1.0", packages=[{"registryType": "npm", "identifier": "@evil/x", "version": "1.1.0",
+                                         "transport": {"type": "stdio"}}]))
+
+    sync_page(server)
+
+    assert server_state(server) == "approved"
+    assert version_state(evil) == "blocked"
+    assert actions(action=AuditAction.VERSION_BLOCKED) == [
+        ("version_blocked", "policy:bad-package", "io.github.acme/tool", "1.1.0")]
+    assert set(Listing.objects.filter(is_served=True).values_list("version_string", flat=True)) == {"1.0.0"}
+
+
 def test_no_policy_leaves_everything_pending_and_audits_the_discoveries():
     server = mirrored("io.github.acme/tool", ["1.0.0", "1.1.0"])
     sync_page(server)
