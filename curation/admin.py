@@ -489,7 +489,14 @@ class ServerAdmin(MirrorServerAdmin):
                 try:
                     changed = services.meta_update(server=server, version=version, meta=form.cleaned_data["meta"],
                                                    reason=form.cleaned_data["reason"], actor=request.user,
-                                                   source=AuditSource.ADMIN)
+                                                   source=AuditSource.ADMIN,
+                                                   expected_meta=form.cleaned_data["expected_meta"])
+                except services.MetaChanged as error:
+                    # Keep the curator's input; from now on the form expects the metadata stored now.
+                    current = MetaForm.initial_text(error.curation.meta)["expected_meta"]
+                    form = MetaForm({**request.POST.dict(), "expected_meta": current})
+                    form.is_valid()
+                    form.add_error(None, error)
                 except ValidationError as error:
                     form.add_error("meta", ValidationError(error.messages))
                 else:
@@ -930,7 +937,7 @@ class PolicyAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "priority", "enabled", "effect")}),
         ("Match (all non-empty matchers must match)", {"fields": ("name_glob", "registry_type", "identifier_glob",
                                                                   "remote_host")}),
-        ("Audit trail", {"fields": ("reason",)}),
+        ("Audit trail", {"fields": ("reason", "expected_updated_at")}),
     )
 
     def save_model(self, request, obj, form, change):

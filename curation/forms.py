@@ -1,12 +1,13 @@
 import json
 import re
+import sys
 from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from curation.choices import REGISTRY_TYPES, CurationState, VersionPolicy
-from curation.models import Policy
+from curation.models import Policy, timestamp_text
 from curation.meta import META_MAX_BYTES, meta_validate
 from mirror.validation import SERVER_NAME_PATTERN
 
@@ -71,6 +72,8 @@ class MetaForm(ReasonForm):
                   "At most 16 KB; keys under io.modelcontextprotocol.registry/ are upstream's and refused. "
                   "Leave empty to clear.",
     )
+    # The object as it was when the editor was rendered: the service refuses the edit if someone saved in between.
+    expected_meta = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_meta(self):
         text = self.cleaned_data["meta"].strip()
@@ -85,22 +88,41 @@ class MetaForm(ReasonForm):
                 params={"size": size, "limit": META_MAX_BYTES, "text_limit": META_TEXT_MAX_BYTES},
             )
         try:
-            return meta_validate(json.loads(text))
+            meta = json.loads(text)
         except json.JSONDecodeError as error:
             raise ValidationError(
                 "Not valid JSON: %(error)s (line %(line)s, column %(column)s).",
                 code="invalid_json",
                 params={"error": error.msg, "line": error.lineno, "column": error.colno},
             ) from None
+        except ValueError:
+            # Valid JSON, but Python refuses to read an integer of more than sys.get_int_max_str_digits() digits.
+            raise ValidationError(
+                "A number has more than %(limit)d digits, too many to read: write it as a string.",
+                code="number_too_long", params={"limit": sys.get_int_max_str_digits()},
+            ) from None
         except RecursionError:
             raise ValidationError("Metadata is nested too deeply to process: flatten it.", code="too_deep") from None
+        try:
+            return meta_validate(meta)
         except ValidationError as error:
             # Flatten: a field error cannot carry a per-field dict.
             raise ValidationError(error.messages) from None
 
+    def clean_expected_meta(self) -> dict | None:
+        text = self.cleaned_data["expected_meta"]
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            raise ValidationError("The editor page was incomplete: open it again.", code="invalid_expected_meta") \
+                from None
+
     @classmethod
     def initial_text(cls, meta: dict) -> dict:
-        return {"meta": json.dumps(meta, indent=2, ensure_ascii=False) if meta else ""}
+        return {"meta": json.dumps(meta, indent=2, ensure_ascii=False) if meta else "",
+                "expected_meta": json.dumps(meta, ensure_ascii=False)}
 
 
 # After lowercasing: what `policies._remote_host` can return, plus the glob characters `*` and `?`.
@@ -123,6 +145,8 @@ class PolicyForm(forms.ModelForm):
         help_text="Match servers shipping a package of this type; an approve rule needs every package to be of it.",
     )
     reason = reason_field()
+    # When the rule shown was last saved: an edit from an older page is refused rather than undoing a newer one.
+    expected_updated_at = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Policy
@@ -135,6 +159,29 @@ class PolicyForm(forms.ModelForm):
             "name_glob": "Server name glob, e.g. io.github.acme-corp/*. Leave every matcher blank to match "
                          "everything.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["expected_updated_at"].initial = self.instance.updated_at.isoformat()
+
+    def clean(self):
+        cleaned_data = super().clean()
+        seen = cleaned_data.get("expected_updated_at")
+        if self.instance.pk and seen:
+            # Locked until the admin's change view (one transaction) commits: curators saving at once take turns.
+            stored = Policy.objects.select_for_update().filter(pk=self.instance.pk).values_list("updated_at",
+                                                                                               flat=True).first()
+            if stored is not None and stored.isoformat() != seen:
+                # Saved again from this page, the curator's version then replaces the newer one on purpose.
+                self.data = self.data.copy()
+                self.data["expected_updated_at"] = stored.isoformat()
+                raise ValidationError(
+                    "Nothing was saved: this rule was changed at %(at)s, after you opened it (the audit trail says "
+                    "who changed it and why). Compare, then save again.",
+                    code="policy_changed", params={"at": timestamp_text(stored)},
+                )
+        return cleaned_data
 
     def clean_name_glob(self):
         glob = self.cleaned_data["name_glob"]

@@ -94,6 +94,16 @@ class DecisionChanged(ValidationError):
         )
 
 
+class MetaChanged(ValidationError):
+    """The metadata is no longer the one the curator edited: somebody saved in between, so nothing changed."""
+
+    def __init__(self, *, subject: str, curation):
+        self.curation = curation
+        super().__init__("Nothing was saved: the metadata of %(subject)s changed since you opened the editor (the "
+                         "audit trail says who changed it and why). Review it, then save again.",
+                         code="meta_changed", params={"subject": subject})
+
+
 def _check_unchanged(curation, *, expected_state, subject: str) -> None:
     """Refuse when the caller decided from a state that is no longer current (the row is locked already)."""
     if expected_state is not None and curation.state != expected_state:
@@ -334,8 +344,11 @@ def server_set_version_policy(*, server: Server, policy, reason: str, actor=None
 
 @transaction.atomic
 def meta_update(*, server: Server, version: ServerVersion | None = None, meta, reason: str, actor=None,
-                actor_name=None, source) -> bool:
-    """Replace the org `_meta` object of a server (or of one of its versions); ValidationError if refused."""
+                actor_name=None, source, expected_meta: dict | None = None) -> bool:
+    """Replace the org `_meta` object of a server (or of one of its versions); ValidationError if refused.
+
+    `expected_meta`: the object the caller edited; MetaChanged (nothing changed) if it is not current.
+    """
     meta = meta_validate(meta)
     if version is not None and version.server_id != server.pk:
         raise ValidationError("Version %(version)s does not belong to %(server)s.", code="wrong_server",
@@ -344,6 +357,8 @@ def meta_update(*, server: Server, version: ServerVersion | None = None, meta, r
     curation = _server_curations_lock([server.pk])[server.pk]
     if version is not None:
         curation = _version_curations_lock([version.pk])[version.pk]
+    if expected_meta is not None and curation.meta != expected_meta:
+        raise MetaChanged(subject=f"{server.name} {version.version}" if version else server.name, curation=curation)
     if curation.meta == meta:
         return False
     AuditEvent.objects.create(

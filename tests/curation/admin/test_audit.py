@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from curation.choices import AuditAction, AuditSource
 from curation.models import AuditEvent, Policy
-from tests.curation.admin.support import decide, logged_in, make_server
+from tests.curation.admin.support import CURATORS, decide, logged_in, make_server, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -375,6 +375,31 @@ def test_policy_bulk_delete_asks_for_a_reason_and_audits_each_rule(curator_clien
     assert not Policy.objects.exists()
     assert list(AuditEvent.objects.filter(action=AuditAction.POLICY_DELETED).values_list("reason", flat=True)) \
         == ["SEC-20: cleanup"] * 2
+
+
+def test_a_policy_edit_from_a_form_opened_before_another_edit_is_refused_not_lost(curator_client):
+    policy = Policy.objects.create(name="acme", priority=10, effect="approve", name_glob="io.github.acme/*")
+    url = reverse("admin:curation_policy_change", args=[policy.pk])
+    other_client = logged_in(make_user("dave", group=CURATORS))
+    carol_form, dave_form = (client.get(url).context["adminform"].form for client in (curator_client, other_client))
+
+    def save(client, form, reason, **changes):
+        fields = {name: form[name].value() for name in form.fields if form[name].value() not in (None, False)}
+        return client.post(url, {**fields, **changes, "reason": reason})
+
+    assert save(curator_client, carol_form, "SEC-11: acme breached", effect="block").status_code == 302
+    response = save(other_client, dave_form, "SEC-12: run it later", priority=20)
+
+    assert response.status_code == 200
+    assert "Nothing was saved" in response.content.decode()
+    policy.refresh_from_db()
+    assert (policy.effect, policy.priority) == ("block", 10)  # the block is not silently undone
+    assert response.context["adminform"].form["priority"].value() == "20"  # the input is kept
+    assert AuditEvent.objects.filter(action=AuditAction.POLICY_UPDATED).count() == 1
+    # Saved again once seen, it replaces the newer rule on purpose.
+    assert save(other_client, response.context["adminform"].form, "SEC-12: run it later").status_code == 302
+    policy.refresh_from_db()
+    assert (policy.effect, policy.priority) == ("approve", 20)
 
 
 def test_policy_form_errors_are_shown_not_raised(curator_client):

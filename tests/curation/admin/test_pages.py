@@ -14,7 +14,7 @@ from curation.choices import AuditAction, AuditSource
 from curation.models import AuditEvent, ServerCuration, VersionCuration
 from mirror.choices import SyncMode, SyncOutcome
 from mirror.models import Server, ServerVersion, SyncRun
-from tests.curation.admin.support import decide, make_server
+from tests.curation.admin.support import CURATORS, decide, logged_in, make_server, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +79,7 @@ def test_meta_editor_requires_a_reason_and_keeps_the_input(curator_client):
     ('{"curationState": "approved"}', "written by the registry itself"),
     ('{"a":' * 3000 + "1" + "}" * 3000, "nested too deeply"),
     (json.dumps({"blob": "x" * (64 * 1024)}), "is not read"),
+    ('{"id": ' + "9" * 5000 + "}", "more than 4300 digits"),  # valid JSON, past Python's limit for integers
 ])
 def test_meta_editor_turns_bad_input_into_a_form_error(curator_client, text, expected):
     server = make_server("io.github.acme/one")
@@ -133,6 +134,33 @@ def test_meta_editor_empty_text_clears_the_metadata(curator_client):
     curator_client.post(url, {"meta": '{"owningTeam": "platform"}', "reason": "r"})
     assert curator_client.post(url, {"meta": "  ", "reason": "team dissolved"}).status_code == 302
     assert meta_of(server) == {}
+
+
+def test_a_meta_edit_from_an_editor_opened_before_another_edit_is_refused_not_lost(curator_client):
+    server = make_server("io.github.acme/one")
+    url = reverse("admin:mirror_server_meta", args=[server.pk])
+    other_client = logged_in(make_user("dave", group=CURATORS))
+    carol_form, dave_form = curator_client.get(url).context["form"], other_client.get(url).context["form"]
+
+    def save(client, form, meta, reason):
+        fields = {name: form[name].value() or "" for name in form.fields}
+        return client.post(url, {**fields, "meta": meta, "reason": reason})
+
+    assert save(curator_client, carol_form, '{"owningTeam": "platform"}', "SEC-1").status_code == 302
+    response = save(other_client, dave_form, '{"dataClassification": "internal"}', "SEC-2")
+
+    assert response.status_code == 200
+    assert "Nothing was saved" in response.content.decode()
+    assert meta_of(server) == {"owningTeam": "platform"}
+    assert response.context["form"]["meta"].value() == '{"dataClassification": "internal"}'  # the input is kept
+    # Saved again once seen, it replaces the metadata on purpose.
+    merged = '{"owningTeam": "platform", "dataClassification": "internal"}'
+    assert save(other_client, response.context["form"], merged, "SEC-2").status_code == 302
+    assert meta_of(server) == json.loads(merged)
+    assert AuditEvent.objects.filter(action=AuditAction.META_UPDATED).count() == 2
+    # The editor on the server page guards its edits the same way.
+    change_page = curator_client.get(reverse("admin:mirror_server_change", args=[server.pk])).content.decode()
+    assert 'name="expected_meta"' in change_page
 
 
 def test_per_version_meta(curator_client):
