@@ -8,7 +8,9 @@ sent inside the same transaction. When upstream fails mid-run, the pages already
 committed before the run fails.
 
 Each entry lands in exactly one SyncRun counter: `created`, `status_changed` (its status moved,
-whatever else changed), `changed` (content or upstream metadata), `unchanged` or `rejected`.
+whatever else changed), `changed` (content or upstream metadata), `unchanged` or `rejected`. A
+stored version whose new server.json is rejected keeps its stored one, but a status change it
+carries is still applied and recorded (counted as `rejected`).
 """
 
 import gc
@@ -387,6 +389,9 @@ class _Sync:
         }
 
         new, changed, status_changed, unchanged_ids = [], [], [], []
+        # Stored versions whose new server.json was rejected but whose status moved: a takedown often
+        # edits the entry too, and the stored text is kept, but the deletion must never be missed.
+        status_only = []
         for key, entry in list(entries.items()):
             server_id = servers.get(entry.name, (None, None))[0]
             previous = stored.get((server_id, entry.version)) if server_id else None
@@ -396,6 +401,8 @@ class _Sync:
                 if problem:
                     rejections.append(_Rejected(problem, name=entry.name, version=entry.version))
                     del entries[key]
+                    if previous is not None and previous.status != entry.status:
+                        status_only.append((entry, previous))
                     continue
             if previous is None:
                 new.append(entry)
@@ -442,7 +449,14 @@ class _Sync:
                          or previous.status_changed_at != entry.status_changed_at
                          or previous.published_at != entry.published_at)
                 (content_moved if moved else metadata_moved).append(row)
-            for entry, previous in status_changed:
+            if status_only:
+                touched.update(previous.server_id for _, previous in status_only)
+                ServerVersion.objects.bulk_update([
+                    ServerVersion(id=previous.id, status=entry.status, status_changed_at=entry.status_changed_at,
+                                  status_message=entry.status_message, changed_at=now)
+                    for entry, previous in status_only
+                ], ["status", "status_changed_at", "status_message", "changed_at"])
+            for entry, previous in status_changed + status_only:
                 events.append(UpstreamEvent(
                     sync_run=run, kind=UpstreamEventKind.STATUS_CHANGED, server_id=previous.server_id,
                     version_id=previous.id, old_status=previous.status, new_status=entry.status,

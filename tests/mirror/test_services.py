@@ -206,6 +206,34 @@ def test_status_change_to_deleted_is_applied_and_recorded(upstream):
     assert (event.version, event.server, event.sync_run) == (version, version.server, run)
 
 
+def test_a_deletion_is_applied_even_when_the_edited_server_json_fails_the_schema(upstream):
+    """A takedown often edits the entry too; its new text is refused, but the deletion must not be."""
+    upstream.publish("io.github.a/one", "1.0.0")
+    upstream.publish("io.github.a/one", "2.0.0")
+    sync_run_execute()
+    stored = versions_of("io.github.a/one")["2.0.0"]
+    row = upstream.registry.row("io.github.a/one", "2.0.0")
+    row.server = {**row.server, "description": ""}
+    deleted_at = django_timezone.now()
+    upstream.registry.set_status("io.github.a/one", "2.0.0", "deleted", at=deleted_at, message="Malware")
+
+    run = sync_run_execute()
+
+    versions = versions_of("io.github.a/one")
+    deleted = versions["2.0.0"]
+    assert (deleted.status, deleted.status_message, deleted.status_changed_at) == (
+        UpstreamStatus.DELETED, "Malware", deleted_at
+    )
+    assert deleted.server_json == stored.server_json and deleted.changed_at > stored.changed_at
+    assert versions["1.0.0"].is_latest and not deleted.is_latest
+    assert (run.rejected, run.status_changed, run.changed) == (1, 0, 0)
+    assert "description" in run.rejections[0]["reason"]
+    event = UpstreamEvent.objects.get(kind=UpstreamEventKind.STATUS_CHANGED)
+    assert (event.version, event.old_status, event.new_status, event.status_message) == (
+        deleted, UpstreamStatus.ACTIVE, UpstreamStatus.DELETED, "Malware"
+    )
+
+
 def test_old_latest_is_unflagged_locally_though_upstream_never_resends_it(upstream):
     upstream.publish("io.github.a/one", "1.9.0")
     sync_run_execute()
