@@ -116,11 +116,14 @@ _TRANSIENT_HTTP_ERRORS = (httpx.TransportError, httpx.DecodingError)
 
 
 def _backoff(exc: Exception) -> bool | float:
-    """stamina's hook: retry transport errors and retryable responses, waiting Retry-After if given."""
+    """stamina's hook: retry transport errors and retryable responses, waiting Retry-After if given.
+
+    A Retry-After already passed (0, or a date our clock has passed) gets the usual backoff, not none.
+    """
     if isinstance(exc, _TRANSIENT_HTTP_ERRORS):
         return True
     if isinstance(exc, _RetryableResponse):
-        return exc.retry_after if exc.retry_after is not None else True
+        return exc.retry_after or True
     return False
 
 

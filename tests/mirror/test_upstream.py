@@ -76,6 +76,20 @@ def test_429_waits_as_long_as_retry_after_says(slept, header, wait, respx_mock):
     assert slept == [wait]
 
 
+@pytest.mark.parametrize("header", ["0", "Thu, 01 Jan 2015 00:00:00 GMT"])
+def test_a_retry_after_already_passed_still_backs_off(slept, header, respx_mock):
+    """A date in the past (upstream's clock behind ours) or 0 must not turn the retries into a burst."""
+    respx_mock.get(f"{UPSTREAM}/v0.1/servers").mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": header}),
+        httpx.Response(200, json={"servers": [], "metadata": {"count": 0}}),
+    ])
+
+    with UpstreamClient(UPSTREAM) as client:
+        list(client.server_pages())
+
+    assert len(slept) == 1 and 1.0 <= slept[0] <= 2.0
+
+
 def test_5xx_backs_off_exponentially_with_jitter(slept, respx_mock):
     respx_mock.get(f"{UPSTREAM}/v0.1/servers").mock(side_effect=[httpx.Response(502)] * 2 + [
         httpx.Response(200, json={"servers": [], "metadata": {"count": 0}}),
