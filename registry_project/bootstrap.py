@@ -30,7 +30,8 @@ from urllib.parse import quote
 
 from registry_project.env import env_bool
 
-VAR_DIR = Path(os.environ.get("REGISTRY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+# Absolute, so that a relative REGISTRY_VAR_DIR means the same directory to every command started from here.
+VAR_DIR = Path(os.environ.get("REGISTRY_VAR_DIR") or Path(__file__).resolve().parent.parent / "var").resolve()
 EMBEDDED_DATABASE = "registry"
 # What the project's commands need from here, for `env`.
 EXPORTED = ("DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY")
@@ -76,15 +77,35 @@ def _pgserver():
     return pgserver
 
 
+def _postmaster_pid_is_stale(data_dir: Path) -> bool:
+    """Whether postmaster.pid names a live process that is not this server: left by a crash, its pid since reused.
+
+    pgserver (and PostgreSQL itself) would take that process for the server and never start it. A pid file whose
+    process is gone is not stale in this sense: PostgreSQL replaces that one itself, after checking that no
+    orphaned backend still uses the old shared memory.
+    """
+    postmaster = _pgserver().utils.PostmasterInfo.read_from_pgdata(data_dir)
+    if postmaster is None or not postmaster.is_running():
+        return False
+    # The file records when the server started (whole seconds, a moment after its process was created): a
+    # process given the pid after the server ended started later, or is no PostgreSQL at all.
+    started_with_the_server = abs(postmaster.process.create_time() - postmaster.start_time.timestamp()) <= 10
+    return not (started_with_the_server and postmaster.process.name() == "postgres")
+
+
 def _embedded_postgres_url() -> str:
     data_dir = VAR_DIR / "postgres"
+    if _postmaster_pid_is_stale(data_dir):
+        (data_dir / "postmaster.pid").unlink()
     # cleanup_mode=None keeps PostgreSQL running after this process exits, so the
     # server outlives `make` and its data survives restarts.
     server = _pgserver().get_server(data_dir, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
-    return f"postgres://postgres@{quote(str(data_dir), safe='')}/{EMBEDDED_DATABASE}"
+    # Usually the data directory, but pgserver puts the socket elsewhere when that path is too long for one.
+    socket_dir = server.get_postmaster_info().socket_dir
+    return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{EMBEDDED_DATABASE}"
 
 
 def _redis_answers(port: int) -> bool:
@@ -152,9 +173,13 @@ def _embedded_redis_url() -> str:
 
 def _local_secret_key() -> str:
     key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+    # An empty file is what a write that failed half-way (a full disk) leaves.
+    if not key_file.exists() or not key_file.read_text().strip():
+        # Created readable by its owner only: never, even for a moment, by others.
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+        with open(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
@@ -179,9 +204,10 @@ def ensure_services() -> None:
 def services_stop() -> None:
     """Stop the embedded PostgreSQL and Redis, unless `make run` is using them."""
     with _run_lock(), _locked():
-        postmaster = _pgserver().utils.PostmasterInfo.read_from_pgdata(VAR_DIR / "postgres")
+        data_dir = VAR_DIR / "postgres"
+        postmaster = _pgserver().utils.PostmasterInfo.read_from_pgdata(data_dir)
         # The pid file outlives a crash, and its pid may since belong to another program.
-        if postmaster is not None and postmaster.is_running() and postmaster.process.name() == "postgres":
+        if postmaster is not None and postmaster.is_running() and not _postmaster_pid_is_stale(data_dir):
             postmaster.process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown, as `pg_ctl stop`
             postmaster.process.wait(timeout=60)
             print("Stopped the embedded PostgreSQL.")

@@ -121,3 +121,65 @@ def test_commands_release_their_handle_on_the_embedded_postgresql(tmp_path):
     finally:
         stopped = bootstrap(tmp_path, "stop")
     assert stopped.stdout == "Stopped the embedded PostgreSQL.\n", stopped.stderr
+
+
+CONNECT = "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
+
+
+def test_the_embedded_postgresql_is_reached_from_a_var_dir_too_long_for_its_socket(tmp_path):
+    # Unix socket paths hold at most 107 bytes: pgserver then puts the socket in its runtime directory.
+    var_dir = tmp_path / ("d" * 80) / "var"
+    var_dir.parent.mkdir()
+    try:
+        result = bootstrap(var_dir, "exec", "--", sys.executable, "-c", CONNECT, DATABASE_URL=None,
+                           DJANGO_SETTINGS_MODULE="registry_project.settings")
+        assert result.returncode == 0, result.stderr
+    finally:
+        bootstrap(var_dir, "stop")
+
+
+def test_a_relative_var_dir_is_read_from_where_the_command_runs(tmp_path):
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "registry_project.bootstrap", "exec", "--", sys.executable, "-c", CONNECT],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env=environment("var", {"DATABASE_URL": None, "PYTHONPATH": str(ROOT),
+                                    "DJANGO_SETTINGS_MODULE": "registry_project.settings"}),
+        )
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
+    finally:
+        subprocess.run([sys.executable, "-m", "registry_project.bootstrap", "stop"], cwd=tmp_path, timeout=120,
+                       env=environment("var", {"PYTHONPATH": str(ROOT)}))
+
+
+def test_a_crashed_postgresql_whose_pid_another_program_now_has_is_started_again(tmp_path):
+    try:
+        assert bootstrap(tmp_path, "env", DATABASE_URL=None).returncode == 0
+        pid_file = tmp_path / "postgres" / "postmaster.pid"
+        lines = pid_file.read_text().splitlines(keepends=True)
+        assert bootstrap(tmp_path, "stop").returncode == 0
+        # As after a crash and a reboot: the file is left behind and its pid now belongs to another program.
+        with subprocess.Popen(["sleep", "60"]) as other_program:
+            pid_file.write_text("".join([f"{other_program.pid}\n", *lines[1:]]))
+            try:
+                result = bootstrap(tmp_path, "exec", "--", sys.executable, "-c", CONNECT, DATABASE_URL=None,
+                                   DJANGO_SETTINGS_MODULE="registry_project.settings")
+                assert result.returncode == 0, result.stderr
+                assert other_program.poll() is None
+            finally:
+                other_program.kill()
+    finally:
+        stopped = bootstrap(tmp_path, "stop")
+    assert stopped.stdout == "Stopped the embedded PostgreSQL.\n", stopped.stderr
+
+
+def test_an_empty_secret_key_file_left_by_an_interrupted_write_is_replaced(tmp_path):
+    (tmp_path / "secret_key").touch(mode=0o644)  # e.g. the disk was full when it was first written
+
+    result = bootstrap(tmp_path, "env", DJANGO_SECRET_KEY=None)
+
+    assert result.returncode == 0, result.stderr
+    key = exported(result.stdout)["DJANGO_SECRET_KEY"]
+    assert len(key) >= 50 and (tmp_path / "secret_key").read_text() == key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
