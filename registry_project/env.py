@@ -120,6 +120,32 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_hosts(name: str, default: list[str]) -> list[str]:
+    """Django's ALLOWED_HOSTS: host names, addresses or patterns (`.example.com`, `*`); never empty, never URLs."""
+    hosts = env_list(name, default)
+    if not hosts:
+        raise ImproperlyConfigured(f"{name} must list at least one host name (comma-separated): with none, "
+                                   f"every request is refused")
+    for host in hosts:
+        if "/" in host or " " in host:
+            raise ImproperlyConfigured(f"{name} must list host names such as registry.example.com, not URLs, "
+                                       f"got {host!r}")
+    return hosts
+
+
+def env_origins(name: str) -> list[str]:
+    """Django's CSRF_TRUSTED_ORIGINS: `scheme://host[:port]` each (the host may start with `*.`)."""
+    origins = []
+    for raw in env_list(name, []):
+        origin = raw.rstrip("/")
+        parts = urlsplit(origin) if is_http_url(origin) else None
+        if parts is None or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+            raise ImproperlyConfigured(f"{name} must list origins such as https://registry.example.com "
+                                       f"(scheme, host and port only), got {raw!r}")
+        origins.append(origin)
+    return origins
+
+
 def _port_is_valid(parts: SplitResult) -> bool:
     try:
         parts.port
@@ -165,6 +191,8 @@ def env_database(name: str) -> dict:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from exc
     if config.get("ENGINE") != "django.db.backends.postgresql":
         raise ImproperlyConfigured(f"{name} must point to PostgreSQL (postgres://…), got {raw.split(':', 1)[0]!r}")
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name} must name a database: postgres://USER:PASSWORD@HOST:PORT/NAME")
     # libpq's URI form percent-encodes a Unix socket directory as the host (%2Fpath%2Fto%2Fdir).
     config["HOST"] = unquote(config["HOST"])
     return config

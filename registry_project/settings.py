@@ -10,11 +10,13 @@ from registry_project.env import (
     env_choice,
     env_database,
     env_duration,
+    env_hosts,
     env_http_url,
     env_int,
     env_list,
     env_log_level,
     env_meta_namespace,
+    env_origins,
     env_redis_url,
     env_registry_url,
     env_str,
@@ -30,8 +32,8 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set (or set DJANGO_DEBUG=true for development).")
 # Earlier keys, still accepted for what they signed (sessions, API cursors) while a rotation settles.
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env_hosts("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

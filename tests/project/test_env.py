@@ -168,3 +168,43 @@ def test_the_gunicorn_settings_refuse_a_malformed_web_concurrency(concurrency, m
     result = run_with_settings(["-c", "import registry_project.gunicorn_conf"], WEB_CONCURRENCY=concurrency)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+# --- hosts, origins and the database name ----------------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["", " , ", "https://registry.example.com", "registry.example.com/admin"])
+def test_allowed_hosts_must_be_host_names(raw):
+    # With none (or only URLs, which never match a Host header) every request would be answered 400.
+    result = run_with_settings(["-c", "import django; django.setup()"], DJANGO_ALLOWED_HOSTS=raw)
+    assert result.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS must" in result.stderr
+
+
+def test_allowed_hosts_take_names_addresses_and_patterns():
+    result = run_with_settings(["-c", "from django.conf import settings; print(settings.ALLOWED_HOSTS)"],
+                               DJANGO_ALLOWED_HOSTS="registry.example.com, .example.org,10.0.0.5,[::1],*")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['registry.example.com', '.example.org', '10.0.0.5', '[::1]', '*']"
+
+
+@pytest.mark.parametrize("raw", ["registry.example.com", "https://registry.example.com/admin/",
+                                 "https://registry.example.com?x=1", "ftp://registry.example.com"])
+def test_csrf_trusted_origins_must_be_origins(raw):
+    # Django compares a request's Origin (scheme://host[:port]) with each entry exactly: anything else never matches.
+    result = run_with_settings(["-c", "import django; django.setup()"], DJANGO_CSRF_TRUSTED_ORIGINS=raw)
+    assert result.returncode != 0
+    assert "DJANGO_CSRF_TRUSTED_ORIGINS must" in result.stderr
+
+
+def test_csrf_trusted_origins_lose_a_trailing_slash():
+    result = run_with_settings(["-c", "from django.conf import settings; print(settings.CSRF_TRUSTED_ORIGINS)"],
+                               DJANGO_CSRF_TRUSTED_ORIGINS="https://registry.example.com/, https://*.example.org:8443")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['https://registry.example.com', 'https://*.example.org:8443']"
+
+
+@pytest.mark.parametrize("raw", ["postgres://", "postgres://registry@db.example:5432/", "postgres://db.example"])
+def test_a_database_url_must_name_the_database(monkeypatch, raw):
+    monkeypatch.setenv("DATABASE_URL", raw)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must name a database"):
+        env_database("DATABASE_URL")
