@@ -214,6 +214,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- Logging --------------------------------------------------------------
 LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# What structlog's own events get before rendering, given also to the standard library's records (Django's
+# request errors, Celery, django-axes), so that every line carries its time, level, logger and request id.
+_LOG_FIELDS = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.TimeStamper(fmt="iso"),
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -222,6 +230,7 @@ LOGGING = {
             "()": structlog.stdlib.ProcessorFormatter,
             # Plain tracebacks: the pretty default costs ~0.4 s per logged exception.
             "processor": structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+            "foreign_pre_chain": _LOG_FIELDS,
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
@@ -231,11 +240,8 @@ LOGGING = {
 }
 structlog.configure(
     processors=[
-        structlog.contextvars.merge_contextvars,
         structlog.stdlib.filter_by_level,
-        structlog.processors.TimeStamper(fmt="iso"),
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
+        *_LOG_FIELDS,
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
