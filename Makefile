@@ -55,8 +55,9 @@ schema: install
 stop: install
 	$(BOOTSTRAP) stop
 
+# uv pinned too: another version may write the locks differently.
 lock:
-	$(BIN)/pip install --quiet uv
+	$(BIN)/pip install --quiet uv==0.13.9
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
