@@ -172,14 +172,29 @@ def env_http_url(name: str, default: str) -> str:
     return raw.rstrip("/")
 
 
+def registry_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a registry's base URL, or None. Clients and the sync append `/v0.1/…` to it, and
+    the sync stores it with every run and logs it, so a URL with credentials is never repeated."""
+    authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
+    if "@" in authority:
+        return "must not carry credentials: it would be stored with every sync run and logged"
+    if not is_http_url(url):
+        return f"must be an http(s) URL, got {url!r}"
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        return f"must not carry a query or fragment, as `/v0.1/…` is appended to it, got {url!r}"
+    base = url.rstrip("/")
+    if re.search(r"/v0(?:\.1)?$", base):
+        return f"must be the registry's base URL without the API version ({base.rsplit('/', 1)[0]!r}), got {url!r}"
+    return None
+
+
 def env_registry_url(name: str, default: str) -> str:
-    """A registry's base URL. Clients append `/v0.1/…` themselves, so the URL must not end in it."""
-    url = env_http_url(name, default)
-    if re.search(r"/v0(?:\.1)?$", url):
-        raise ImproperlyConfigured(
-            f"{name} must be the registry's base URL without the API version ({url.rsplit('/', 1)[0]!r}), got {url!r}"
-        )
-    return url
+    url = (env_str(name) or default).strip()
+    problem = registry_url_problem(url)
+    if problem:
+        raise ImproperlyConfigured(f"{name} {problem}")
+    return url.rstrip("/")
 
 
 def env_database(name: str) -> dict:

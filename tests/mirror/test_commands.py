@@ -142,6 +142,23 @@ def test_an_upstream_url_must_be_whole(url):
         call_command("mirror_sync", "--upstream", url, stdout=StringIO())
 
 
+@pytest.mark.parametrize("url, problem", [
+    ("https://user:s3cret@other.test", "must not carry credentials"),
+    ("https://token@other.test", "must not carry credentials"),
+    ("https://other.test/v0.1", "without the API version"),
+    ("https://other.test/v0/", "without the API version"),
+    ("https://other.test/?mirror=1", "must not carry a query or fragment"),
+    ("https://other.test/#v0.1", "must not carry a query or fragment"),
+    ("https://other.test/" + "a" * 500, "longer than 500 characters"),
+])
+@pytest.mark.django_db
+def test_an_upstream_url_the_sync_could_not_use_or_would_leak_is_refused(url, problem):
+    with pytest.raises(CommandError, match=problem) as raised:
+        call_command("mirror_sync", "--upstream", url, stdout=StringIO())
+
+    assert "s3cret" not in str(raised.value) and not SyncRun.objects.exists()
+
+
 # --- mirror_schema_load ---------------------------------------------------------------------------
 
 def mirror_schema_load(*paths) -> str:

@@ -65,6 +65,20 @@ def test_a_log_level_is_a_logging_level_in_any_case(monkeypatch):
     assert env_log_level("LOG_LEVEL", "INFO") == "DEBUG"
 
 
+@pytest.mark.parametrize("raw, problem", [
+    ("https://mirror:s3cret@registry.example", "must not carry credentials"),
+    ("https://token@registry.example/", "must not carry credentials"),
+    ("https://registry.example/?tenant=1", "must not carry a query or fragment"),
+    ("https://registry.example#v0.1", "must not carry a query or fragment"),
+])
+def test_a_registry_url_carries_neither_credentials_nor_a_query(monkeypatch, raw, problem):
+    """The sync stores and logs MIRROR_UPSTREAM_URL, and `/v0.1/…` is appended to it."""
+    monkeypatch.setenv("MIRROR_UPSTREAM_URL", raw)
+    with pytest.raises(ImproperlyConfigured, match=f"MIRROR_UPSTREAM_URL {problem}") as raised:
+        env_registry_url("MIRROR_UPSTREAM_URL", "https://x")
+    assert "s3cret" not in str(raised.value)
+
+
 def test_a_registry_url_may_have_a_path_of_its_own(monkeypatch):
     monkeypatch.setenv("REGISTRY_PUBLIC_URL", "https://intranet.example/mcp-registry/")
     assert env_registry_url("REGISTRY_PUBLIC_URL", "") == "https://intranet.example/mcp-registry"

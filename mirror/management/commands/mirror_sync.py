@@ -7,7 +7,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from mirror.choices import SyncOutcome
 from mirror.models import SyncRun
 from mirror.services import SyncAlreadyRunning, sync_run_execute
-from registry_project.env import is_http_url
+from registry_project.env import registry_url_problem
 
 EXIT_FAILED = 1
 EXIT_ALREADY_RUNNING = 2
@@ -33,9 +33,18 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true", help="Page the whole upstream, not only what changed.")
         parser.add_argument("--upstream", metavar="URL", help="Upstream base URL (default: MIRROR_UPSTREAM_URL).")
 
+    @staticmethod
+    def _upstream_check(upstream: str) -> None:
+        problem = registry_url_problem(upstream)
+        max_length = SyncRun._meta.get_field("upstream_url").max_length
+        if not problem and len(upstream.rstrip("/")) > max_length:
+            problem = f"must not be longer than {max_length} characters"
+        if problem:
+            raise CommandError(f"--upstream {problem}")
+
     def handle(self, *args, full, upstream, **options):
-        if upstream is not None and not is_http_url(upstream):
-            raise CommandError(f"--upstream must be an http(s) URL, got {upstream!r}")
+        if upstream is not None:
+            self._upstream_check(upstream)
         # The bar goes to stderr, so stdout carries only the summary line; log lines print above the bar.
         interactive = self.stdout.isatty() and sys.stderr.isatty()
         with (tqdm(unit=" pages", disable=not interactive, file=sys.stderr, leave=False, mininterval=0) as bar,
