@@ -206,6 +206,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With late acks, Redis hands a task that is still unacknowledged after this long to another worker: it must
+# outlast the longest sync (its hard time limit), or a long sync is started a second time while it runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(3600, int(MIRROR_SYNC_TIME_LIMIT.total_seconds()) + 60 + 300),
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "mirror-sync": {"task": "mirror.tasks.mirror_sync", "schedule": MIRROR_SYNC_INTERVAL.total_seconds()},

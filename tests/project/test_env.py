@@ -222,3 +222,13 @@ def test_a_database_url_must_name_the_database(monkeypatch, raw):
     monkeypatch.setenv("DATABASE_URL", raw)
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must name a database"):
         env_database("DATABASE_URL")
+
+
+def test_a_sync_longer_than_an_hour_is_not_handed_to_a_second_worker_while_it_runs():
+    """Redis redelivers a late-acked task after the visibility timeout (an hour by default)."""
+    result = run_with_settings([
+        "-c", "from registry_project.celery import app; print(app.conf.broker_transport_options['visibility_timeout'])",
+    ], MIRROR_SYNC_TIME_LIMIT="3h")
+
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 3 * 3600 + 60  # past the sync's hard time limit
