@@ -96,7 +96,9 @@ def catalog_detail(request, name):
     versions = catalog_server_versions(name=name) if "\x00" not in name else []
     if not versions:
         return _not_found(request, name)
-    wanted = request.GET.get("version") or None
+    wanted = request.GET.get("version")
+    if wanted in ("", "latest"):  # `latest` as in the API: upstream never lets a version be called that
+        wanted = None
     current = next((v for v in versions if v.version_string == wanted), None) if wanted else \
         next((v for v in versions if v.is_latest), versions[0])
     if current is None:

@@ -158,6 +158,13 @@ def test_detail_of_an_older_served_version(client):
     assert "@test/weather@1.0.0" in response.context["configs"][0]["json"]
 
 
+def test_detail_of_version_latest_is_the_latest_as_in_the_api(client):
+    make_server("io.github.acme/weather", versions=("1.0.0", "1.1.0"))
+    response = client.get(detail_url("io.github.acme/weather"), {"version": "latest"})
+    assert response.status_code == 200
+    assert response.context["listing"].version_string == "1.1.0"
+
+
 def test_base_url_keeps_the_script_prefix_and_honours_the_override(client, settings):
     make_server("io.github.acme/weather")
     html = client.get(detail_url("io.github.acme/weather"), SCRIPT_NAME="/registry").content.decode()
