@@ -52,6 +52,7 @@ class AuditAction(models.TextChoices):
     SERVER_DISCOVERED = "server_discovered", "Server discovered"
     VERSION_DISCOVERED = "version_discovered", "Version discovered"
     UPSTREAM_STATUS_CHANGED = "upstream_status_changed", "Upstream status changed"
+    UPSTREAM_CONTENT_CHANGED = "upstream_content_changed", "Upstream server.json changed"
     MISSING_UPSTREAM = "missing_upstream", "Missing upstream"
     REAPPEARED_UPSTREAM = "reappeared_upstream", "Reappeared upstream"
 

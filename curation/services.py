@@ -419,16 +419,23 @@ UPSTREAM_EVENT_ACTIONS = {
     UpstreamEventKind.SERVER_DISCOVERED: AuditAction.SERVER_DISCOVERED,
     UpstreamEventKind.VERSION_DISCOVERED: AuditAction.VERSION_DISCOVERED,
     UpstreamEventKind.STATUS_CHANGED: AuditAction.UPSTREAM_STATUS_CHANGED,
+    UpstreamEventKind.CONTENT_CHANGED: AuditAction.UPSTREAM_CONTENT_CHANGED,
     UpstreamEventKind.MISSING_UPSTREAM: AuditAction.MISSING_UPSTREAM,
     UpstreamEventKind.REAPPEARED_UPSTREAM: AuditAction.REAPPEARED_UPSTREAM,
 }
 
 
-def _upstream_audit_event(event: UpstreamEvent, *, server_name: str, version: str, actor: Actor) -> AuditEvent:
-    before = {"status": event.old_status} if event.old_status else None
-    after = {"status": event.new_status} if event.new_status else None
-    if after is not None and event.upstream_at:
-        after["upstreamAt"] = event.upstream_at.isoformat()
+def _upstream_audit_event(event: UpstreamEvent, *, server_name: str, version: str, actor: Actor,
+                          server_json: str | None) -> AuditEvent:
+    """`server_json`: the version's stored text, which a content change's `after` shows."""
+    if event.kind == UpstreamEventKind.CONTENT_CHANGED:
+        before = {"server": json.loads(event.previous_server_json)}
+        after = {"server": json.loads(server_json)}
+    else:
+        before = {"status": event.old_status} if event.old_status else None
+        after = {"status": event.new_status} if event.new_status else None
+        if after is not None and event.upstream_at:
+            after["upstreamAt"] = event.upstream_at.isoformat()
     return _event(
         actor=actor, source=AuditSource.SYNC, action=UPSTREAM_EVENT_ACTIONS[event.kind], at=event.recorded_at,
         server_name=server_name, version=version, before=before, after=after, reason=event.status_message,
@@ -456,7 +463,8 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     its own document matches at version level (unless that is the rule deciding its new server):
     block always (a compromised release); approve and leave-pending only under `reviewed`, the only
     policy where a version's own approval changes what is served. Versions go first, so that a
-    new server's approval never approves a release another rule blocks.
+    new server's approval never approves a release another rule blocks. A changed server.json is
+    audited with both texts and decides nothing: an approved version stays served as it now reads.
     A constant number of queries per page, whatever its size.
     """
     touched = set(server_ids) | {event.server_id for event in events}
@@ -476,12 +484,16 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     fields = ("id", "version", "document") if rules else ("id", "version")
     versions = {pk: _VersionFacts(*facts)
                 for pk, *facts in ServerVersion.objects.filter(pk__any=version_ids).values_list(*fields)}
+    edited_ids = {e.version_id for e in events if e.kind == UpstreamEventKind.CONTENT_CHANGED}
+    edited_texts = dict(ServerVersion.objects.filter(pk__any=edited_ids).values_list("id", "server_json")) \
+        if edited_ids else {}
 
     audit = []
     for event in events:
         version = versions.get(event.version_id)
         audit.append(_upstream_audit_event(event, server_name=curations[event.server_id].server.name,
-                                           version=version.version if version else "", actor=sync_actor))
+                                           version=version.version if version else "", actor=sync_actor,
+                                           server_json=edited_texts.get(event.version_id)))
 
     discovered_versions = [e for e in events if e.kind == UpstreamEventKind.VERSION_DISCOVERED
                            and e.version_id in versions]

@@ -182,12 +182,22 @@ class UpstreamEventAdmin(ReadOnlyAdmin):
     search_fields = ("server__name",)
     search_help_text = "Search by server name."
     date_hierarchy = "recorded_at"
-    readonly_fields = ("recorded_at", "kind", "server", "version", "old_status", "new_status", "upstream_at",
-                       "status_message", "sync_run")
+    fields = ("recorded_at", "kind", "server", "version", "old_status", "new_status", "upstream_at", "status_message",
+              "sync_run", "previous_server_json_pretty")
+    readonly_fields = fields
 
     @admin.display(description="version", ordering="version__version")
     def version_string(self, event):
         return event.version.version if event.version else "—"
+
+    def get_queryset(self, request):
+        # No list column shows a server.json text: leave them in the database.
+        return super().get_queryset(request).select_related("version").defer(
+            "previous_server_json", "version__server_json", "version__document")
+
+    @admin.display(description="previous server.json")
+    def previous_server_json_pretty(self, event):
+        return pretty_json(event.previous_server_json) if event.previous_server_json else "—"
 
 
 @admin.register(SchemaDocument)

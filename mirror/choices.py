@@ -22,5 +22,6 @@ class UpstreamEventKind(models.TextChoices):
     SERVER_DISCOVERED = "server_discovered", "Server discovered"
     VERSION_DISCOVERED = "version_discovered", "Version discovered"
     STATUS_CHANGED = "status_changed", "Status changed"
+    CONTENT_CHANGED = "content_changed", "server.json changed"
     MISSING_UPSTREAM = "missing_upstream", "Missing upstream"
     REAPPEARED_UPSTREAM = "reappeared_upstream", "Reappeared upstream"

@@ -83,7 +83,7 @@ class SyncRun(models.Model):
 
 
 class UpstreamEvent(models.Model):
-    """What the mirror saw happen upstream: discoveries, status changes, disappearances."""
+    """What the mirror saw happen upstream: discoveries, status and content changes, disappearances."""
 
     sync_run = models.ForeignKey(SyncRun, null=True, on_delete=models.SET_NULL, related_name="events")
     kind = models.CharField(max_length=32, choices=UpstreamEventKind.choices)
@@ -95,6 +95,8 @@ class UpstreamEvent(models.Model):
     new_status = models.CharField(max_length=16, choices=UpstreamStatus.choices, blank=True)
     upstream_at = models.DateTimeField(null=True, blank=True)
     status_message = models.TextField(blank=True)
+    # The server.json text a content change replaced, exactly as it was stored: nothing else keeps it.
+    previous_server_json = models.TextField(blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

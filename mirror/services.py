@@ -2,10 +2,10 @@
 
 `sync_run_execute` pages the upstream list and commits pages in batches of about
 MIRROR_BATCH_ENTRIES entries, one transaction per batch: entries are upserted in bulk by
-(name, version), unchanged ones skipped by content hash, status changes and discoveries recorded
-as UpstreamEvents, `isLatest` recomputed locally for every touched name, and `mirror_changed`
-sent inside the same transaction. When upstream fails mid-run, the pages already received are
-committed before the run fails.
+(name, version), unchanged ones skipped by content hash, discoveries, status changes and content
+changes (with the server.json text they replaced) recorded as UpstreamEvents, `isLatest`
+recomputed locally for every touched name, and `mirror_changed` sent inside the same transaction.
+When upstream fails mid-run, the pages already received are committed before the run fails.
 
 Each entry lands in exactly one SyncRun counter: `created`, `status_changed` (its status moved,
 whatever else changed), `changed` (content or upstream metadata), `unchanged` or `rejected`. A
@@ -456,6 +456,17 @@ class _Sync:
                                   status_message=entry.status_message, changed_at=now)
                     for entry, previous in status_only
                 ], ["status", "status_changed_at", "status_message", "changed_at"])
+            content_edited = [(entry, previous) for entry, previous in changed + status_changed
+                              if previous.content_hash != entry.content_hash]
+            if content_edited:
+                # Read before the update below overwrites them: the event is the only copy of the old text left.
+                replaced = dict(ServerVersion.objects.filter(id__any=[previous.id for _, previous in content_edited])
+                                .values_list("id", "server_json"))
+                events.extend(UpstreamEvent(
+                    sync_run=run, kind=UpstreamEventKind.CONTENT_CHANGED, server_id=previous.server_id,
+                    version_id=previous.id, upstream_at=entry.updated_at, recorded_at=now,
+                    previous_server_json=replaced[previous.id],
+                ) for entry, previous in content_edited)
             for entry, previous in status_changed + status_only:
                 events.append(UpstreamEvent(
                     sync_run=run, kind=UpstreamEventKind.STATUS_CHANGED, server_id=previous.server_id,
@@ -520,7 +531,7 @@ class _Sync:
 
 
 _EVENT_COLUMNS = ("sync_run_id", "kind", "server_id", "version_id", "old_status", "new_status", "upstream_at",
-                  "status_message", "recorded_at")
+                  "status_message", "previous_server_json", "recorded_at")
 
 
 def _events_insert(events: list[UpstreamEvent]) -> None:

@@ -7,8 +7,8 @@ from django.dispatch import Signal
 #
 # Arguments:
 #   sync_run    the mirror.SyncRun in progress
-#   events      list[mirror.UpstreamEvent] just written (discoveries, status changes,
-#               missing / reappeared servers), with server_id and version_id set; they are
+#   events      list[mirror.UpstreamEvent] just written (discoveries, status and content
+#               changes, missing / reappeared servers), with server_id and version_id set; they are
 #               written with COPY, so the instances carry no primary key
 #   server_ids  set[int] of every mirror.Server whose versions were created or changed,
 #               or whose isLatest flags moved, in this batch

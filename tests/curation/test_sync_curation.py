@@ -2,13 +2,14 @@
 
 import json
 from datetime import timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
 import respx
 from django.utils import timezone
 
-from curation.choices import PolicyEffect
+from curation.choices import AuditAction, PolicyEffect
 from curation.models import AuditEvent, Listing, Policy
 from mirror.choices import SyncOutcome
 from mirror.models import Server
@@ -77,3 +78,27 @@ def test_a_content_change_moves_updated_at_even_from_a_worker_whose_clock_lags(u
 
     assert (run.outcome, run.changed) == (SyncOutcome.SUCCEEDED, 1)
     assert Listing.objects.get().updated_at > stamped
+
+
+@pytest.mark.django_db
+def test_an_upstream_edit_of_an_approved_version_is_audited_with_both_texts_and_stays_served(upstream, api_client):
+    Policy.objects.create(name="acme", priority=10, name_glob="io.github.acme/*", effect=PolicyEffect.APPROVE)
+    servers = upstream.get(f"{UPSTREAM}/v0.1/servers")
+    original = entry("io.github.acme/tool", "1.0.0")
+    servers.mock(return_value=httpx.Response(200, json={"servers": [original], "metadata": {"count": 1}}))
+    sync_run_execute(full=True, upstream_url=UPSTREAM)
+    edited = entry("io.github.acme/tool", "1.0.0", remotes=[{"type": "streamable-http",
+                                                             "url": "https://elsewhere.example.com/mcp"}])
+    servers.mock(return_value=httpx.Response(200, json={"servers": [edited], "metadata": {"count": 1}}))
+
+    run = sync_run_execute(full=True, upstream_url=UPSTREAM)
+
+    assert (run.outcome, run.changed) == (SyncOutcome.SUCCEEDED, 1)
+    event = AuditEvent.objects.get(action=AuditAction.UPSTREAM_CONTENT_CHANGED)
+    assert (event.actor_name, event.actor, event.source, event.server_name, event.version) == (
+        "sync", None, "sync", "io.github.acme/tool", "1.0.0")
+    assert event.before == {"server": original["server"]} and event.after == {"server": edited["server"]}
+    server = Server.objects.get()
+    assert server_state(server) == "approved"
+    served = api_client.get(f"/v0.1/servers/{quote(server.name, safe='')}/versions/1.0.0")
+    assert served.status_code == 200 and served.json()["server"]["remotes"] == edited["server"]["remotes"]

@@ -146,3 +146,20 @@ def test_an_upstream_reset_flags_missing_servers_and_the_command_reports(double)
     missing = Server.objects.filter(missing_upstream_since__isnull=False)
     assert missing.count() == 2 and ServerVersion.objects.count() == 3
     assert UpstreamEvent.objects.filter(kind=UpstreamEventKind.MISSING_UPSTREAM).count() == 2
+
+
+def test_a_republish_after_a_reset_with_other_content_keeps_the_old_text_in_an_event(double):
+    original = generated_server(0, "1.0.0")
+    double.registry.publish(original, at=PUBLISHED)
+    sync_run_execute(upstream_url=double.url)
+    stored = ServerVersion.objects.get()
+    double.registry.remove_all()
+    republished = {**original, "packages": [{**original["packages"][0], "identifier": "@someone-else/tool"}]}
+    double.registry.publish(republished, at=django_timezone.now())
+
+    run = sync_run_execute(full=True, upstream_url=double.url)
+
+    assert (run.outcome, run.changed, run.created) == (SyncOutcome.SUCCEEDED, 1, 0)
+    assert json.loads(ServerVersion.objects.get().server_json) == republished
+    event = UpstreamEvent.objects.get(kind=UpstreamEventKind.CONTENT_CHANGED)
+    assert event.previous_server_json == stored.server_json and json.loads(event.previous_server_json) == original

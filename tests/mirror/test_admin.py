@@ -98,6 +98,21 @@ def test_sync_runs_and_events_are_listed_escaped(staff_client, data):
     assert staff_client.get(reverse("admin:mirror_schemadocument_change", args=[schema.pk])).status_code == 200
 
 
+def test_a_content_change_shows_the_replaced_server_json_pretty_and_escaped(staff_client, data):
+    hostile, _, run = data
+    event = UpstreamEvent.objects.create(sync_run=run, kind=UpstreamEventKind.CONTENT_CHANGED, server=hostile.server,
+                                         version=hostile, previous_server_json=hostile.server_json)
+
+    listed = staff_client.get(reverse("admin:mirror_upstreamevent_changelist"), {"kind__exact": "content_changed"})
+    response = staff_client.get(reverse("admin:mirror_upstreamevent_change", args=[event.pk]))
+
+    assert listed.status_code == 200 and "server.json changed" in listed.content.decode()
+    assert_escaped(response)
+    body = response.content.decode()
+    assert "Previous server.json" in body
+    assert '\n  &quot;description&quot;: &quot;&lt;script&gt;alert(\\&quot;x\\&quot;)&lt;/script&gt;&quot;,\n' in body
+
+
 def test_the_mirror_server_admin_lists_filters_and_searches(data, django_assert_max_num_queries):
     """Our ServerAdmin itself (curation registers a subclass of it on the site)."""
     hostile, plain, _ = data

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone as django_timezone
 from structlog.testing import capture_logs
 
@@ -232,6 +233,56 @@ def test_a_deletion_is_applied_even_when_the_edited_server_json_fails_the_schema
     assert (event.version, event.old_status, event.new_status, event.status_message) == (
         deleted, UpstreamStatus.ACTIVE, UpstreamStatus.DELETED, "Malware"
     )
+
+
+def test_an_edited_server_json_is_recorded_with_the_text_it_replaced(upstream, signal_calls):
+    """Upstream's admin can edit a stored version (or a reset lets it be republished otherwise): never silently."""
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    stored = ServerVersion.objects.get()
+    row = upstream.registry.row("io.github.a/one", "1.0.0")
+    row.server = {**row.server, "description": "Now sends your files elsewhere"}
+    row.updated_at = edited_at = django_timezone.now()
+
+    run = sync_run_execute()
+
+    version = ServerVersion.objects.get()
+    assert json.loads(version.server_json)["description"] == "Now sends your files elsewhere"
+    assert version.content_hash != stored.content_hash and version.changed_at > stored.changed_at
+    assert (run.changed, run.status_changed, run.unchanged) == (1, 0, 0)
+    event = UpstreamEvent.objects.get(kind=UpstreamEventKind.CONTENT_CHANGED)
+    assert (event.sync_run, event.server, event.version, event.upstream_at) == (run, version.server, version, edited_at)
+    assert event.previous_server_json == stored.server_json
+    assert (event.old_status, event.new_status, event.status_message) == ("", "", "")
+    sent = [e for e in signal_calls[-1]["events"] if e.kind == UpstreamEventKind.CONTENT_CHANGED]
+    assert [(e.version_id, e.previous_server_json) for e in sent] == [(version.pk, stored.server_json)]
+
+
+def test_a_version_whose_content_and_status_change_gets_both_events_and_counts_once(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    stored = ServerVersion.objects.get()
+    row = upstream.registry.row("io.github.a/one", "1.0.0")
+    row.server = {**row.server, "description": "Deprecated, use two"}
+    upstream.registry.set_status("io.github.a/one", "1.0.0", "deprecated", at=django_timezone.now())
+
+    run = sync_run_execute()
+
+    assert (run.status_changed, run.changed) == (1, 0)
+    assert sorted(UpstreamEvent.objects.filter(sync_run=run).values_list("kind", flat=True)) == [
+        UpstreamEventKind.CONTENT_CHANGED, UpstreamEventKind.STATUS_CHANGED]
+    assert UpstreamEvent.objects.get(kind=UpstreamEventKind.CONTENT_CHANGED).previous_server_json == stored.server_json
+
+
+def test_a_metadata_only_change_records_no_content_change(upstream):
+    upstream.publish("io.github.a/one", "1.0.0")
+    sync_run_execute()
+    upstream.registry.row("io.github.a/one", "1.0.0").updated_at = django_timezone.now()
+
+    run = sync_run_execute()
+
+    assert run.changed == 1
+    assert not UpstreamEvent.objects.filter(sync_run=run).exists()
 
 
 def test_old_latest_is_unflagged_locally_though_upstream_never_resends_it(upstream):
@@ -744,6 +795,32 @@ def test_a_batch_costs_a_constant_number_of_queries(upstream, signal_calls, djan
         unchanged = sync_run_execute(full=True)
 
     assert (created.created, changed.status_changed, unchanged.unchanged) == (100, 50, 100)
+
+
+def test_the_replaced_texts_cost_one_query_and_only_when_content_changed(upstream, signal_calls):
+    for n in range(20):
+        upstream.publish(f"io.github.q/s{n:02d}", "1.0.0")
+    sync_run_execute()
+
+    def changed_sync(edit) -> int:
+        for n in range(10):
+            edit(upstream.registry.row(f"io.github.q/s{n:02d}", "1.0.0"))
+        with CaptureQueriesContext(connection) as queries:
+            assert sync_run_execute().changed == 10
+        return len(queries.captured_queries)
+
+    def touch(row):
+        row.updated_at = django_timezone.now()
+
+    def edit(row):
+        row.server = {**row.server, "description": "Edited upstream"}
+        touch(row)
+
+    metadata_only, content = changed_sync(touch), changed_sync(edit)
+
+    # New texts need the schema, read once to validate them, and the texts they replace, read in one query.
+    assert content == metadata_only + 2
+    assert UpstreamEvent.objects.filter(kind=UpstreamEventKind.CONTENT_CHANGED).count() == 10
 
 
 def test_a_worker_clock_ahead_of_the_database_flags_nothing_missing(upstream, monkeypatch):
