@@ -32,6 +32,7 @@ from curation.admin_display import badge, curation_of, http_link, is_served, sta
 from curation.choices import REGISTRY_TYPES, AuditAction, AuditSource, CurationState, VersionPolicy
 from curation.forms import (
     DECISION_LABELS,
+    BulkDecisionForm,
     DecisionForm,
     MetaForm,
     PolicyForm,
@@ -337,27 +338,37 @@ class ServerAdmin(MirrorServerAdmin):
 
     def _decide_bulk(self, request, queryset, state):
         """Ask for a reason on an intermediate page, then decide every selected server in one service call."""
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        form = BulkDecisionForm(request.POST if "confirm" in request.POST else None,
+                                initial={"shown_at": timezone.now()})
         total = queryset.count()
         if form.is_valid():
             servers = Server.objects.filter(pk__in=queryset.values("pk"))
-            changed = services.servers_decide_bulk(
-                servers=servers, state=state, reason=form.cleaned_data["reason"], actor=request.user,
-                source=AuditSource.ADMIN,
-            )
-            label = CurationState(state).label.lower()
-            unchanged = total - changed
-            message = f"{changed} of {total} selected server{'s' if total != 1 else ''} set to {label}."
-            if unchanged:
-                message += f" {unchanged} already were {label}."
-            self.message_user(request, message, messages.SUCCESS if changed else messages.INFO)
-            return None
+            try:
+                changed = services.servers_decide_bulk(
+                    servers=servers, state=state, reason=form.cleaned_data["reason"], actor=request.user,
+                    source=AuditSource.ADMIN, decided_before=form.cleaned_data["shown_at"],
+                )
+            except services.DecisionsChanged as error:
+                # Keep the reason; confirming again decides from the states shown now.
+                form = BulkDecisionForm({"reason": form.cleaned_data["reason"], "shown_at": timezone.now()})
+                form.is_valid()
+                form.add_error(None, error)
+            else:
+                label = CurationState(state).label.lower()
+                unchanged = total - changed
+                message = f"{changed} of {total} selected server{'s' if total != 1 else ''} set to {label}."
+                if unchanged:
+                    message += f" {unchanged} already were {label}."
+                self.message_user(request, message, messages.SUCCESS if changed else messages.INFO)
+                return None
         return reason_page(
             request, self,
             title=f"{DECISION_LABELS[state]}: {total} server{'s' if total != 1 else ''}",
             intro="This records one decision per server in the audit trail. Servers already in that state are left "
                   "as they are.",
-            preview=list(queryset.order_by("name").values_list("name", flat=True)[:25]), total=total, form=form,
+            preview=[f"{name} (now {CurationState(current or CurationState.PENDING).label.lower()})" for name, current
+                     in queryset.order_by("name").values_list("name", "curation__state")[:25]],
+            total=total, form=form,
             cancel_url=reverse("admin:mirror_server_changelist"), for_action=True,
         )
 

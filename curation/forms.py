@@ -35,6 +35,12 @@ class ReasonForm(forms.Form):
     reason = reason_field()
 
 
+class BulkDecisionForm(ReasonForm):
+    """The reason for a bulk decision, and when its page was shown: servers decided since make the service refuse."""
+
+    shown_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
+
 class DecisionForm(ReasonForm):
     """Approve, block or reset one server or one version.
 

@@ -94,6 +94,19 @@ class DecisionChanged(ValidationError):
         )
 
 
+class DecisionsChanged(ValidationError):
+    """Servers in a bulk decision were decided after the caller's page was shown: nothing changed."""
+
+    SHOWN_NAMES = 10
+
+    def __init__(self, *, names: list[str]):
+        shown = ", ".join(names[:self.SHOWN_NAMES]) + (f" and {len(names) - self.SHOWN_NAMES} more"
+                                                       if len(names) > self.SHOWN_NAMES else "")
+        super().__init__("Nothing was changed: %(names)s %(verb)s decided by someone else after this page was shown "
+                         "(the audit trail says who and why). Review the selection, then confirm again.",
+                         code="decisions_changed", params={"names": shown, "verb": "was" if len(names) == 1 else "were"})
+
+
 class MetaChanged(ValidationError):
     """The metadata is no longer the one the curator edited: somebody saved in between, so nothing changed."""
 
@@ -237,15 +250,23 @@ def server_reset(*, server: Server, reason: str, actor=None, actor_name=None, so
 
 
 @transaction.atomic
-def servers_decide_bulk(*, servers, state, reason: str, actor=None, actor_name=None, source) -> int:
+def servers_decide_bulk(*, servers, state, reason: str, actor=None, actor_name=None, source,
+                        decided_before: datetime | None = None) -> int:
     """Set these servers' state: one audit event per server that changed, one projection refresh.
 
-    Set-based whatever the number of servers: a constant number of queries per 1,000 rows.
+    `decided_before`: when the caller's page was shown; DecisionsChanged (nothing changed) if any of
+    these servers was decided since. Set-based whatever the number of servers: a constant number of
+    queries per 1,000 rows.
     """
     state = CurationState(state)
     acting = Actor.of(actor, actor_name, source)
     now = timezone.now()
     curations = _server_curations_lock(_server_ids(servers))
+    if decided_before is not None:
+        decided_since = sorted(curation.server.name for curation in curations.values()
+                               if curation.decided_at is not None and curation.decided_at > decided_before)
+        if decided_since:
+            raise DecisionsChanged(names=decided_since)
     changing = [curation for curation in curations.values() if curation.state != state]
     for curation in changing:
         _check_transition(curation.state, state)

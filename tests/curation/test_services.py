@@ -156,6 +156,18 @@ def test_bulk_decides_only_what_changes_with_one_event_each():
     assert services.servers_decide_bulk(servers=servers, state="approved", reason="again", **CLI) == 0
 
 
+def test_bulk_refuses_all_when_a_server_was_decided_after_the_callers_page():
+    servers = [mirrored(f"io.github.acme/s{i}") for i in range(3)]
+    shown_at = timezone.now()
+    services.server_block(server=servers[2], reason="SEC-3: compromised", **CLI)
+
+    with pytest.raises(services.DecisionsChanged, match="io.github.acme/s2 was decided by someone else"):
+        services.servers_decide_bulk(servers=servers, state="approved", reason="batch", decided_before=shown_at, **CLI)
+
+    assert dict(ServerCuration.objects.values_list("server__name", "state")) == {"io.github.acme/s2": "blocked"}
+    assert not AuditEvent.objects.filter(reason="batch").exists()
+
+
 def test_bulk_cascades_version_approvals_under_reviewed_policy(settings):
     settings.REGISTRY_DEFAULT_VERSION_POLICY = "reviewed"
     servers = [mirrored(f"io.github.acme/s{i}", ["1.0.0", "2.0.0"]) for i in range(3)]

@@ -1,5 +1,6 @@
 """The curators' Server admin: list, filters, search, bulk decisions and the roles around them."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -213,6 +214,29 @@ def test_bulk_action_asks_for_a_reason_then_reports_how_many_changed(curator_cli
     assert AuditEvent.objects.filter(action=action_code).count() - events_before == expected_changed
     assert {(e.actor_id, e.actor_name, e.source, e.reason) for e in new_events} == {
         (curator.pk, "carol", AuditSource.ADMIN, "TICKET-42 reviewed")}
+
+
+def test_a_bulk_decision_from_a_page_shown_before_another_decision_is_refused_not_applied(curator_client):
+    servers = [make_server(f"io.github.acme/s{index}") for index in range(3)]
+    selection = {"action": "approve_selected", "_selected_action": [s.pk for s in servers], "index": 0}
+    page = curator_client.post(CHANGELIST, selection)
+    assert "io.github.acme/s1 (now pending)" in page.content.decode()
+    decide(servers[1], "blocked")  # another curator, while this page is open
+
+    def confirm(page):
+        return curator_client.post(CHANGELIST, {**selection, "confirm": "yes", "reason": "SEC-7 reviewed",
+                                                "shown_at": re.search(r'name="shown_at" value="([^"]+)"',
+                                                                      page.content.decode())[1]})
+
+    refused = confirm(page)
+
+    assert refused.status_code == 200
+    assert "Nothing was changed: io.github.acme/s1 was decided by someone else" in refused.content.decode()
+    assert [state(s) for s in servers] == [CurationState.PENDING, CurationState.BLOCKED, CurationState.PENDING]
+    assert refused.context["form"]["reason"].value() == "SEC-7 reviewed"
+    # Confirmed again from the page that shows it, the decision is taken on purpose.
+    assert confirm(refused).status_code == 302
+    assert [state(s) for s in servers] == [CurationState.APPROVED] * 3
 
 
 def test_bulk_action_across_all_filtered_results(curator_client):
