@@ -72,6 +72,11 @@ _PACKAGE_IDENTIFIERS = {
 # Semantic, PEP 440 and NuGet versions; no `:` or `/`, which would make `name@version` another kind of
 # spec (npm's `alias@npm:other`, a git URL).
 _PACKAGE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
+# What one `{variable}` template may expand to: far beyond any real value, and small enough that a
+# template naming a long variable many times cannot make a config of gigabytes.
+_MAX_EXPANDED_LENGTH = 16 * 1024
+_TOO_LONG_NOTE = ("A `{{variable}}` template in this {what}'s server.json entry expands to more than {limit} KB, "
+                  "so no configuration is generated for it.")
 _PLACEHOLDER_NOTE = ("This {what} contains `${{` in its server.json entry (or a `$` that a variable would join to "
                      "a `{{`). MCP clients expand `${{…}}` themselves (`${{env:NAME}}` reads your environment), so "
                      "no configuration is generated for it.")
@@ -79,6 +84,10 @@ _PLACEHOLDER_NOTE = ("This {what} contains `${{` in its server.json entry (or a 
 
 class ClientConfigError(ValueError):
     """The request cannot be answered: unknown client, or no such package or remote."""
+
+
+class _TemplateTooLong(Exception):
+    """A `{variable}` template expands to more than _MAX_EXPANDED_LENGTH characters."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +232,10 @@ def client_config_build(*, document: dict, client: str, package_index: int | Non
     name = str(document.get("name", ""))
     server_key = name if client == "vscode" else server_key_for(name)
     inputs = _Inputs(_REFERENCE_FOR[client], id_prefix=_UNSAFE_ID.sub("_", server_key))
-    launch = _package_launch(source, inputs) if kind == "package" else _remote_launch(source, inputs)
+    try:
+        launch = _package_launch(source, inputs) if kind == "package" else _remote_launch(source, inputs)
+    except _TemplateTooLong:
+        launch = _refused(_TOO_LONG_NOTE.format(what=kind, limit=_MAX_EXPANDED_LENGTH // 1024))
     source_info = {"type": kind, "index": index}
     if kind == "package":
         source_info.update(registryType=source.get("registryType"), identifier=source.get("identifier"))
@@ -249,7 +261,10 @@ def server_key_for(name: str) -> str:
 
 def package_command(package: dict) -> list[str] | None:
     """The command line that runs a package, inputs left as `${input:id}`; None if it has no command (mcpb)."""
-    launch = _package_launch(package, _Inputs(_input_reference))
+    try:
+        launch = _package_launch(package, _Inputs(_input_reference))
+    except _TemplateTooLong:
+        return None
     return [launch.command, *launch.args] if launch.command else None
 
 
@@ -294,8 +309,12 @@ def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool =
     """The value for one Input object, or None when an optional one is left out.
 
     `in_secret`: the value is part of a secret's value (`Bearer {token}`), so an input asked for it is secret.
+    `in_template`: `spec` is a template's variable, an Input without variables of its own (per the schema),
+    so its value is used as written.
     """
     value = _text(spec.get("value"))
+    if value is not None and in_template:
+        return value
     if value is not None:
         return _substitute(value, _dict(spec.get("variables")), inputs,
                            in_secret=in_secret or bool(spec.get("isSecret")))
@@ -311,12 +330,31 @@ def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool =
 def _substitute(template: str, variables: dict, inputs: _Inputs, *, in_secret: bool = False) -> str:
     """Replace `{name}` with each variable's value; names not in `variables` stay as written (per the spec)."""
 
-    def replace(match):
-        name = match.group(1)
+    def value_for(name):
         spec = variables.get(name)
         if not isinstance(spec, dict):
-            return match.group(0)
+            return None
         return _resolve(spec, name, inputs, in_template=True, in_secret=in_secret)
+
+    return _expand(template, value_for)
+
+
+def _expand(template: str, value_for) -> str:
+    """`template` with each `{name}` replaced by `value_for(name)`, or left as written where that is None.
+
+    Raises _TemplateTooLong as soon as the result passes _MAX_EXPANDED_LENGTH characters.
+    """
+    length = len(template)
+
+    def replace(match):
+        nonlocal length
+        value = value_for(match.group(1))
+        if value is None:
+            return match.group(0)
+        length += len(value) - len(match.group(0))
+        if length > _MAX_EXPANDED_LENGTH:
+            raise _TemplateTooLong
+        return value
 
     return _TEMPLATE_VARIABLE.sub(replace, template)
 
@@ -458,9 +496,7 @@ def _package_launch(package: dict, inputs: _Inputs) -> Launch:
     if transport_type in ("streamable-http", "sse"):
         launch.kind = "http" if transport_type == "streamable-http" else "sse"
         # In a package, URL variables name the package's arguments and environment variables.
-        launch.url = _TEMPLATE_VARIABLE.sub(
-            lambda m: resolved.get(m.group(1), m.group(0)), str(transport.get("url", ""))
-        )
+        launch.url = _expand(str(transport.get("url", "")), resolved.get)
         launch.headers = _key_values(_list(transport.get("headers")), inputs, notes, "header")
         notes.append("This package serves over HTTP: start it with the command in `launch`, then connect "
                      "the client to its URL.")

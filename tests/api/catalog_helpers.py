@@ -28,6 +28,14 @@ def set_state(server, state):
 REMOTE = {"type": "streamable-http", "url": "https://mcp.acme.example/mcp"}
 
 
+def nested_variables(*, depth: int, repeats: int) -> dict:
+    """A positional argument using its variable `{a}` `repeats` times, whose `a` does the same, `depth` levels down."""
+    spec = {"value": "x"}
+    for _ in range(depth):
+        spec = {"value": "{a}" * repeats, "variables": {"a": spec}}
+    return {"type": "positional", "valueHint": "v", **spec}
+
+
 def package(registry_type: str) -> dict:
     """A server.json `packages[]` entry from this registry."""
     return {"registryType": registry_type, "identifier": f"acme-{registry_type}", "version": "1.0.0",

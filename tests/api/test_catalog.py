@@ -9,7 +9,7 @@ from django.urls import reverse
 from curation.choices import CurationState
 from curation.models import Listing
 from mirror.models import ServerVersion
-from tests.api.catalog_helpers import REMOTE, make_server, package, set_state
+from tests.api.catalog_helpers import REMOTE, make_server, nested_variables, package, set_state
 
 pytestmark = pytest.mark.django_db
 
@@ -258,6 +258,16 @@ def test_a_source_without_a_client_config_is_described_once(client, package, sho
     assert "data-client=" not in html, "no per-client block"
     if package["registryType"] == "mcpb":
         assert html.count("ab" * 32) == 2  # the bundle and the package list
+
+
+def test_a_template_whose_variables_nest_keeps_the_page_small(client):
+    # Each level used `{a}` ten times, and each `{a}` was expanded again: 850 bytes of server.json made a
+    # 3 MB page in 5 s, and two levels more took minutes.
+    make_server("io.github.acme/weather", extra={"packages": [
+        {**package("npm"), "packageArguments": [nested_variables(depth=5, repeats=10)]}]})
+    response = client.get(detail_url("io.github.acme/weather"))
+    assert response.status_code == 200
+    assert len(response.content) < 100_000
 
 
 def test_copy_buttons_name_what_they_copy_and_current_choices_are_marked(client):

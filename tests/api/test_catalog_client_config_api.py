@@ -1,7 +1,7 @@
 import pytest
 
 from curation.choices import CurationState
-from tests.api.catalog_helpers import make_server
+from tests.api.catalog_helpers import make_server, nested_variables, package
 from tests.api.client_formats import check_config
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +126,25 @@ def test_a_remote_carrying_a_client_placeholder_is_answered_without_a_config(api
     body = response.json()
     assert (body["config"], body["launch"], body["inputs"]) == (None, None, [])
     assert any("contains `${`" in note for note in body["notes"])
+
+
+def test_a_variables_own_variables_are_not_expanded(api_client):
+    # The schema gives a variable no variables of its own; following them made ~800 bytes of server.json
+    # expand to megabytes (10 ** depth), and a few levels more took minutes to answer.
+    make_server("io.github.acme/weather", extra={"packages": [
+        {**package("npm"), "packageArguments": [nested_variables(depth=5, repeats=10)]}]})
+    response = api_client.get(BASE + "io.github.acme%2Fweather", {"client": "vscode"})
+    assert response.status_code == 200
+    assert response.json()["config"]["servers"]["io.github.acme/weather"]["args"][-1] == "{a}" * 100
+
+
+def test_a_template_expanding_past_the_limit_is_answered_without_a_config(api_client):
+    make_server("io.github.acme/weather", extra={"remotes": [{
+        "type": "streamable-http", "url": "https://mcp.example.com/{a}",
+        "headers": [{"name": "X-Key", "value": "{a}" * 100, "variables": {"a": {"value": "x" * 1000}}}],
+    }]})
+    response = api_client.get(BASE + "io.github.acme%2Fweather", {"client": "vscode", "remote": "0"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["config"], body["launch"], body["inputs"]) == (None, None, [])
+    assert any("expands to more than 16 KB" in note for note in body["notes"])
