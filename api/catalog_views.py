@@ -13,6 +13,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,7 +27,7 @@ from api.client_config import (
 )
 from api.errors import Problem, ServerNotFound, query_error
 from api.schema import problem_responses
-from api.views import path_value
+from api.views import AnyAcceptNegotiation, path_value
 from curation.choices import REGISTRY_TYPES
 from registry_project.env import is_http_url
 
@@ -347,7 +348,13 @@ class ClientConfigResponseSerializer(serializers.Serializer):
 
 
 class ClientConfigView(APIView):
-    """`/v0.1/x/<namespace host>/client-config/{serverName}`: an MCP client configuration for a served server."""
+    """`/v0.1/x/<namespace host>/client-config/{serverName}`: an MCP client configuration for a served server.
+
+    JSON whatever `Accept` or `?format=` asks, as the registry API answers: never DRF's browsable page or a 406.
+    """
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnyAcceptNegotiation
 
     @extend_schema(
         operation_id="getClientConfig",

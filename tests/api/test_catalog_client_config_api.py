@@ -106,6 +106,25 @@ def test_errors_and_answers_carry_cors_headers(api_client):
     assert missing.json() == {"title": "Not Found", "status": 404, "detail": "Server not found"}
 
 
+@pytest.mark.parametrize(("query", "accept"), [
+    ("", "text/html"),  # DRF's browsable page, an HTML answer the schema does not describe
+    ("", "application/xml"),  # a 406 the schema does not describe
+    ("", "application/problem+json"),
+    ("&format=api", "*/*"),  # DRF's format override: the browsable page again
+    ("&format=xml", "*/*"),  # a 404 "Not Found" as if the server were unknown
+])
+def test_answers_json_whatever_accept_or_format_asks_as_the_registry_api(api_client, query, accept):
+    make_server("io.github.acme/weather")
+    response = api_client.get(f"{BASE}io.github.acme%2Fweather?client=vscode{query}", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["serverName"] == "io.github.acme/weather"
+
+    missing = api_client.get(f"{BASE}io.github.acme%2Fnope?client=vscode{query}", HTTP_ACCEPT=accept)
+    assert missing["Content-Type"] == "application/problem+json"
+    assert missing.json()["detail"] == "Server not found"
+
+
 def test_the_endpoint_is_described_in_the_schema(api_client):
     from drf_spectacular.generators import SchemaGenerator
 

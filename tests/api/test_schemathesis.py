@@ -16,7 +16,8 @@ from tests.api.registry_helpers import make_server, set_server_state
 pytestmark = pytest.mark.django_db
 
 WITH_PARAMETERS = ["GET /v0.1/servers", "GET /v0.1/servers/{serverName}/versions",
-                   "GET /v0.1/servers/{serverName}/versions/{version}"]
+                   "GET /v0.1/servers/{serverName}/versions/{version}",
+                   "GET /v0.1/x/com.example.registry/client-config/{serverName}"]
 CASES = [
     *((label, mode) for label in WITH_PARAMETERS for mode in GenerationMode),
     *((label, GenerationMode.POSITIVE) for label in ("GET /v0.1/health", "GET /v0.1/ping", "GET /v0.1/version")),
@@ -50,8 +51,12 @@ def test_api_honours_its_schema(registry_schema, registry_data, label, mode):
     @settings(max_examples=25, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     def exchange(case):
-        # Any string fits the `cursor` schema, but only cursors this registry issued are accepted (400 otherwise).
-        forged_cursor = bool((case.query or {}).get("cursor"))
-        case.call_and_validate(excluded_checks=[positive_data_acceptance] if forged_cursor else None)
+        # Schema-valid yet refused, as the schema's error responses say: a `cursor` this registry did not issue
+        # (400), `include_deleted=false` with `updated_since` (400), a `package` or `remote` index the document
+        # lacks (422).
+        query = case.query or {}
+        refusable = (bool(query.get("cursor")) or ("updated_since" in query and query.get("include_deleted") is False)
+                     or "package" in query or "remote" in query)
+        case.call_and_validate(excluded_checks=[positive_data_acceptance] if refusable else None)
 
     exchange()
