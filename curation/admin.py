@@ -44,6 +44,7 @@ from mirror.admin import MissingUpstreamFilter, ServerStatusFilter, pretty_json
 from mirror.admin import ServerAdmin as MirrorServerAdmin
 from mirror.admin import ServerVersionAdmin as MirrorServerVersionAdmin
 from mirror.models import Server, ServerVersion
+from registry_project.admin import RegistryModelAdmin
 
 DECIDE_PERMISSION = "curation.decide_server"
 SERVER_META_PERMISSION = "curation.change_servercuration"
@@ -794,7 +795,7 @@ class ActorFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RegistryModelAdmin):
     list_display = ("when", "actor_name", "source", "action", "server_link", "version", "short_reason")
     list_filter = (ServerNameFilter, "action", ActorFilter, "source", ("at", AtDateRangeFilter))
     search_fields = ("server_name", "reason", "actor_name", "version", "action")
@@ -935,7 +936,7 @@ POLICY_DELETE_INTRO = ("Servers and versions it already decided keep their decis
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(RegistryModelAdmin):
     form = PolicyForm
     list_display = ("name", "priority", "enabled", "effect", "name_glob", "registry_type", "identifier_glob",
                     "remote_host", "updated_at")

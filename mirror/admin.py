@@ -13,9 +13,10 @@ from django.utils.html import format_html
 
 from mirror.choices import UpstreamStatus
 from mirror.models import SchemaDocument, Server, ServerVersion, SyncRun, UpstreamEvent
+from registry_project.admin import RegistryModelAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(RegistryModelAdmin):
     """Viewable by staff with the view permission; nothing can be added, changed or deleted."""
 
     def has_add_permission(self, request):

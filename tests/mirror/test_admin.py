@@ -169,3 +169,15 @@ def test_the_versions_list_leaves_the_upstream_documents_unread(staff_client, da
     assert response.status_code == 200 and "io.github.good/tool" in response.content.decode()
     version_reads = [q["sql"] for q in queries if 'FROM "mirror_serverversion"' in q["sql"]]
     assert version_reads and not any('"server_json"' in sql or '"document"' in sql for sql in version_reads)
+
+
+@pytest.mark.parametrize("query", [
+    "recorded_at__year=9999",  # its year ends in year 10000
+    "recorded_at__year=99999999999999999999",
+    "recorded_at__year=2025&recorded_at__month=99999999999999999999",
+])
+def test_a_date_drill_down_past_the_calendar_is_an_invalid_lookup_not_a_500(staff_client, data, query):
+    response = staff_client.get(f"{reverse('admin:mirror_upstreamevent_changelist')}?{query}")
+    assert response.status_code == 302 and response.url.endswith("?e=1")
+    response = staff_client.get(f"{reverse('admin:mirror_syncrun_changelist')}?{query.replace('recorded', 'started')}")
+    assert response.status_code == 302 and response.url.endswith("?e=1")

@@ -239,6 +239,20 @@ def test_a_bulk_decision_from_a_page_shown_before_another_decision_is_refused_no
     assert [state(s) for s in servers] == [CurationState.APPROVED] * 3
 
 
+@pytest.mark.parametrize("changelist, action", [
+    (CHANGELIST, "approve_selected"),
+    (reverse("admin:curation_policy_changelist"), "delete_selected_rules"),
+    (reverse("admin:curation_auditevent_changelist"), "export_csv"),
+])
+def test_an_action_posted_with_a_selection_that_is_not_a_row_says_so(curator_client, changelist, action):
+    make_server("io.github.acme/one")
+    response = curator_client.post(changelist, {"action": action, "_selected_action": ["abc"], "index": 0},
+                                   follow=True)
+    assert response.status_code == 200
+    assert "The selection holds something that is not a row of this list" in messages_of(response)[0]
+    assert ServerCuration.objects.filter(state=CurationState.APPROVED).count() == 0
+
+
 def test_bulk_action_across_all_filtered_results(curator_client):
     for index in range(3):
         make_server(f"io.github.acme/s{index}")
