@@ -485,8 +485,9 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     block always (a compromised release); approve and leave-pending only under `reviewed`, the only
     policy where a version's own approval changes what is served. Versions go first, so that a
     new server's approval never approves a release another rule blocks. A changed server.json is
-    audited with both texts and decides nothing: an approved version stays served as it now reads.
-    A constant number of queries per page, whatever its size.
+    audited with both texts; under `reviewed` an approved version whose text changed goes back to
+    pending, as its approval was of the text it no longer has (under `all` the server's approval
+    covers whatever its versions read). A constant number of queries per page, whatever its size.
     """
     touched = set(server_ids) | {event.server_id for event in events}
     if not touched:
@@ -524,8 +525,29 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
                                         server_rules=server_rules)
         audit += _servers_policy_apply(server_rules, curations, now)
 
+    audit += _edited_reviewed_versions_reset(
+        [e.version_id for e in events if e.kind == UpstreamEventKind.CONTENT_CHANGED
+         and curations[e.server_id].version_policy == VersionPolicy.REVIEWED], actor=sync_actor, at=now)
+
     _audit_events_write(audit)
     listing_refresh(server_ids=touched)
+
+
+def _edited_reviewed_versions_reset(version_ids: list[int], *, actor: Actor, at) -> list[AuditEvent]:
+    """Back to pending, those of these versions that were approved: upstream changed their server.json since."""
+    if not version_ids:
+        return []
+    approved = list(VersionCuration.objects.select_for_update(of=("self",)).select_related("version__server")
+                    .filter(pk__any=version_ids, state=CurationState.APPROVED).order_by("pk"))
+    reason = "Upstream changed its server.json after it was approved: review it again."
+    VersionCuration.objects.filter(pk__any=[curation.pk for curation in approved]).update(
+        state=CurationState.PENDING, reason=reason, decided_by=actor.user, decided_by_name=actor.name, decided_at=at)
+    return [
+        _event(actor=actor, source=AuditSource.SYNC, action=AuditAction.VERSION_RESET, at=at,
+               server_name=curation.version.server.name, version=curation.version.version,
+               before={"state": CurationState.APPROVED}, after={"state": CurationState.PENDING}, reason=reason)
+        for curation in approved
+    ]
 
 
 AUDIT_COLUMNS = ("at", "actor_id", "actor_name", "source", "action", "server_name", "version", "before", "after",

@@ -14,7 +14,7 @@ from curation.models import AuditEvent, Listing, Policy
 from mirror.choices import SyncOutcome
 from mirror.models import Server
 from mirror.services import sync_run_execute
-from tests.curation.curation_support import server_state
+from tests.curation.curation_support import server_state, version_state
 from tests.factories import SCHEMA_URL, server_document
 
 UPSTREAM = "http://127.0.0.1:9"
@@ -102,3 +102,30 @@ def test_an_upstream_edit_of_an_approved_version_is_audited_with_both_texts_and_
     assert server_state(server) == "approved"
     served = api_client.get(f"/v0.1/servers/{quote(server.name, safe='')}/versions/1.0.0")
     assert served.status_code == 200 and served.json()["server"]["remotes"] == edited["server"]["remotes"]
+
+
+@pytest.mark.django_db
+def test_under_reviewed_an_approved_version_whose_server_json_changes_goes_back_to_pending(upstream, api_client,
+                                                                                           settings):
+    """Its approval was of the text it no longer has; under `all` the server's approval covers it (test above)."""
+    settings.REGISTRY_DEFAULT_VERSION_POLICY = "reviewed"
+    Policy.objects.create(name="acme", priority=10, name_glob="io.github.acme/*", effect=PolicyEffect.APPROVE)
+    servers = upstream.get(f"{UPSTREAM}/v0.1/servers")
+    first, second = entry("io.github.acme/tool", "1.0.0"), entry("io.github.acme/tool", "1.1.0")
+    servers.mock(return_value=httpx.Response(200, json={"servers": [first, second], "metadata": {"count": 2}}))
+    sync_run_execute(full=True, upstream_url=UPSTREAM)
+    edited = entry("io.github.acme/tool", "1.1.0", remotes=[{"type": "streamable-http",
+                                                             "url": "https://elsewhere.example.com/mcp"}])
+    servers.mock(return_value=httpx.Response(200, json={"servers": [first, edited], "metadata": {"count": 2}}))
+
+    sync_run_execute(full=True, upstream_url=UPSTREAM)
+
+    server = Server.objects.get()
+    assert server_state(server) == "approved"
+    assert {v.version: version_state(v) for v in server.versions.all()} == {"1.0.0": "approved", "1.1.0": "pending"}
+    reset = AuditEvent.objects.get(action=AuditAction.VERSION_RESET)
+    assert (reset.actor_name, reset.source, reset.version, reset.before, reset.after) == (
+        "sync", "sync", "1.1.0", {"state": "approved"}, {"state": "pending"})
+    latest = api_client.get(f"/v0.1/servers/{quote(server.name, safe='')}/versions/latest").json()
+    assert latest["server"]["version"] == "1.0.0"
+    assert api_client.get(f"/v0.1/servers/{quote(server.name, safe='')}/versions/1.1.0").status_code == 404
