@@ -12,10 +12,19 @@ import urllib.request
 DEFAULT_URL = "http://127.0.0.1:8000/health/"
 
 
+def _allowed_hosts() -> str:
+    """DJANGO_ALLOWED_HOSTS as the settings read it: from the file DJANGO_ALLOWED_HOSTS_FILE names, if set."""
+    path = os.environ.get("DJANGO_ALLOWED_HOSTS_FILE")
+    if path:
+        with open(path) as file:
+            return file.read().strip()
+    return os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost")
+
+
 def main(url: str) -> None:
     # Django answers 400 to a Host it does not allow, so ask as the first allowed host
     # (".example.com" allows example.com itself, "*" any host).
-    host = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost").split(",")[0].strip().lstrip("*.") or "localhost"
+    host = _allowed_hosts().split(",")[0].strip().lstrip("*.") or "localhost"
     request = urllib.request.Request(url, headers={"Host": host})
     without_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:

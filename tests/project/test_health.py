@@ -48,12 +48,18 @@ def test_an_https_redirect_spares_the_health_checks(client, settings):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("allowed_hosts", ["registry.example.com,other.example.com", ".example.com"])
-def test_the_image_health_check_asks_as_an_allowed_host(live_server, settings, allowed_hosts):
+@pytest.mark.parametrize("given_as_file", [False, True])
+def test_the_image_health_check_asks_as_an_allowed_host(live_server, settings, tmp_path, allowed_hosts,
+                                                        given_as_file):
     settings.ALLOWED_HOSTS = allowed_hosts.split(",")
+    hosts_file = tmp_path / "allowed_hosts"
+    hosts_file.write_text(allowed_hosts + "\n")
+    given = {"DJANGO_ALLOWED_HOSTS_FILE": str(hosts_file)} if given_as_file else {"DJANGO_ALLOWED_HOSTS": allowed_hosts}
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DJANGO_ALLOWED_HOSTS")}
 
     def probe(path):
         return subprocess.run([sys.executable, HEALTHCHECK, live_server.url + path], capture_output=True, text=True,
-                              env={**os.environ, "DJANGO_ALLOWED_HOSTS": allowed_hosts})
+                              env={**environment, **given})
 
     assert probe("/health/").returncode == 0
     unhealthy = probe("/health/worker/")
