@@ -506,9 +506,9 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
     fields = ("id", "version", "document") if rules else ("id", "version")
     versions = {pk: _VersionFacts(*facts)
                 for pk, *facts in ServerVersion.objects.filter(pk__any=version_ids).values_list(*fields)}
-    edited_ids = {e.version_id for e in events if e.kind == UpstreamEventKind.CONTENT_CHANGED}
-    edited_texts = dict(ServerVersion.objects.filter(pk__any=edited_ids).values_list("id", "server_json")) \
-        if edited_ids else {}
+    edited = [e for e in events if e.kind == UpstreamEventKind.CONTENT_CHANGED]
+    edited_texts = dict(ServerVersion.objects.filter(pk__any=[e.version_id for e in edited])
+                        .values_list("id", "server_json")) if edited else {}
 
     audit = []
     for event in events:
@@ -526,8 +526,8 @@ def mirror_changes_curate(*, events: list[UpstreamEvent], server_ids: Iterable[i
         audit += _servers_policy_apply(server_rules, curations, now)
 
     audit += _edited_reviewed_versions_reset(
-        [e.version_id for e in events if e.kind == UpstreamEventKind.CONTENT_CHANGED
-         and curations[e.server_id].version_policy == VersionPolicy.REVIEWED], actor=sync_actor, at=now)
+        [e.version_id for e in edited if curations[e.server_id].version_policy == VersionPolicy.REVIEWED],
+        actor=sync_actor, at=now)
 
     _audit_events_write(audit)
     listing_refresh(server_ids=touched)
