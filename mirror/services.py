@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+import psycopg
 import structlog
 from django.conf import settings
 from django.db import connections, transaction
@@ -76,6 +77,10 @@ VERSION_UPDATE_FIELDS = [
 
 class SyncAlreadyRunning(Exception):
     """Another sync holds the lock; this one did nothing."""
+
+
+class SyncLockLost(Exception):
+    """The sync lock was lost mid-run; the batch in hand was rolled back."""
 
 
 class _Rejected(Exception):
@@ -196,7 +201,11 @@ def schema_document_load(text: str) -> tuple[SchemaDocument, bool]:
 
 @contextmanager
 def _sync_lock():
-    """A session-level advisory lock on a connection of its own, taken without waiting."""
+    """A session-level advisory lock on a connection of its own, taken without waiting.
+
+    Yields a check to run before each commit: the lock lives as long as its session, and a session
+    that something else ended (a proxy, an administrator) has let a second sync start beside this one.
+    """
     wrapper = connections["default"]
     connection = wrapper.get_new_connection(wrapper.get_connection_params())
     try:
@@ -205,10 +214,19 @@ def _sync_lock():
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [SYNC_LOCK_KEY])
             if not cursor.fetchone()[0]:
                 raise SyncAlreadyRunning("another mirror sync is running; this one did nothing")
+
+            def lock_confirm() -> None:
+                try:
+                    cursor.execute("SELECT 1")
+                except psycopg.Error as exc:
+                    raise SyncLockLost("the sync lock's database session ended mid-run; another sync may have "
+                                       f"started, so this one stopped ({type(exc).__name__})") from exc
+
             try:
-                yield
+                yield lock_confirm
             finally:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [SYNC_LOCK_KEY])
+                if not connection.broken:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [SYNC_LOCK_KEY])
     finally:
         connection.close()
 
@@ -227,7 +245,7 @@ def sync_run_execute(
     SyncAlreadyRunning, without touching anything, when another sync holds the lock.
     """
     upstream_url = (upstream_url or settings.MIRROR_UPSTREAM_URL).rstrip("/")
-    with _sync_lock():
+    with _sync_lock() as lock_confirm:
         _interrupted_runs_fail()
         started_at = _database_now()  # the clock that stamps what it sees, for _missing_flag to compare
         last_good = selectors.sync_run_last_succeeded(upstream_url=upstream_url)
@@ -246,8 +264,8 @@ def sync_run_execute(
             progress(run)
         try:
             with _collector_skips_older_objects():
-                _Sync(run, progress=progress).execute()
-        except (UpstreamError, SchemaUnavailable) as exc:
+                _Sync(run, progress=progress, lock_confirm=lock_confirm).execute()
+        except (UpstreamError, SchemaUnavailable, SyncLockLost) as exc:
             _run_fail(run, str(exc))
             log.warning("sync_failed", error=run.error)
         except BaseException as exc:  # a bug, a database error or an interrupt (Ctrl-C): record it, then let it surface
@@ -330,9 +348,10 @@ def _run_fail(run: SyncRun, error: str) -> None:
 
 
 class _Sync:
-    def __init__(self, run: SyncRun, *, progress):
+    def __init__(self, run: SyncRun, *, progress, lock_confirm: Callable[[], None]):
         self.run = run
         self.progress = progress
+        self.lock_confirm = lock_confirm
         self.http = http_client()
         self.validator = ServerJsonValidator(
             default_url=settings.MIRROR_SERVER_SCHEMA_URL,
@@ -361,7 +380,7 @@ class _Sync:
         finally:
             self.http.close()
         if self.run.mode == SyncMode.FULL:
-            _missing_flag(self.run)
+            _missing_flag(self.run, lock_confirm=self.lock_confirm)
 
     def _batch_commit(self, batch: _Batch) -> _Batch:
         """Write the batch (nothing if it is empty); return a fresh one."""
@@ -503,6 +522,7 @@ class _Sync:
             changed_servers = touched | server_ids
             if events or changed_servers:
                 mirror_changed.send(sender=SyncRun, sync_run=run, events=events, server_ids=changed_servers)
+            self.lock_confirm()
 
     def _servers_upsert(self, names: set[str], servers: dict, events: list, now) -> set[int]:
         """Create unknown names, clear `missing upstream` on returning ones, stamp all as seen.
@@ -700,7 +720,7 @@ def _latest_recompute(server_ids: set[int]) -> None:
     )
 
 
-def _missing_flag(run: SyncRun) -> None:
+def _missing_flag(run: SyncRun, *, lock_confirm: Callable[[], None]) -> None:
     """After a complete full sync: flag servers it never saw (an upstream reset), in batches. Never delete."""
     while True:
         with transaction.atomic():
@@ -717,3 +737,4 @@ def _missing_flag(run: SyncRun) -> None:
             _events_insert(events)
             logger.warning("servers_missing_upstream", sync_run=run.pk, count=len(missing))
             mirror_changed.send(sender=SyncRun, sync_run=run, events=events, server_ids=set(missing))
+            lock_confirm()

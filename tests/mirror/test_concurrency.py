@@ -3,11 +3,11 @@
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 
 from mirror.choices import SyncOutcome
 from mirror.models import ServerVersion, SyncRun
-from mirror.services import SyncAlreadyRunning, sync_run_execute
+from mirror.services import SYNC_LOCK_KEY, SyncAlreadyRunning, sync_run_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,3 +59,30 @@ def test_two_real_syncs_at_once_the_second_leaves_without_waiting(upstream, sign
     assert outcome["run"].outcome == SyncOutcome.SUCCEEDED and ServerVersion.objects.count() == 1
     assert SyncRun.objects.count() == 1
     assert upstream.route.call_count == 1
+
+
+def _lock_holder_terminate() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = %s", [SYNC_LOCK_KEY],
+        )
+        assert cursor.fetchone()[0]
+
+
+def test_a_sync_whose_lock_session_ends_stops_before_committing_more(upstream, signal_calls):
+    """Once its lock is gone a second sync can start beside it, so it must not go on writing."""
+    upstream.publish("io.github.a/one", "1.0.0")
+
+    def progress(run):
+        if run.pages == 0:  # recorded, nothing written yet
+            _lock_holder_terminate()
+
+    run = sync_run_execute(progress=progress)
+
+    assert run.outcome == SyncOutcome.FAILED
+    assert "sync lock's database session ended mid-run" in run.error
+    assert not ServerVersion.objects.exists() and run.pages == 0
+    # The lock is free, and the next run catches up from scratch.
+    assert sync_run_execute().outcome == SyncOutcome.SUCCEEDED and ServerVersion.objects.count() == 1
+
