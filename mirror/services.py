@@ -379,7 +379,8 @@ class _Sync:
                 self._batch_commit(batch)
         finally:
             self.http.close()
-        if self.run.mode == SyncMode.FULL:
+        # Only the configured upstream's full listing says what is gone from it; another one's says nothing.
+        if self.run.mode == SyncMode.FULL and self.run.upstream_url == settings.MIRROR_UPSTREAM_URL.rstrip("/"):
             _missing_flag(self.run, lock_confirm=self.lock_confirm)
 
     def _batch_commit(self, batch: _Batch) -> _Batch:

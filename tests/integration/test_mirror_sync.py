@@ -40,10 +40,11 @@ def schema_cached(shared_file):
 
 
 @pytest.fixture
-def double(schema_cached):
+def double(schema_cached, settings):
     # Loopback only: respx lets 127.0.0.1 through and fails the test on any other host.
     with respx.mock(assert_all_called=False) as router, UpstreamDouble(FakeRegistry()) as upstream:
         router.route(host="127.0.0.1").pass_through()
+        settings.MIRROR_UPSTREAM_URL = upstream.url
         yield upstream
 
 

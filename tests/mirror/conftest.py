@@ -38,10 +38,10 @@ def schema_text(shared_file):
 class Upstream:
     """`GET /v0.1/servers` answered from `registry`, unless a scripted fault is queued first."""
 
-    def __init__(self, router: respx.MockRouter, registry: FakeRegistry):
+    def __init__(self, router: respx.MockRouter, registry: FakeRegistry, *, host: str = "upstream.test"):
         self.registry = registry
         self.faults: deque = deque()
-        self.route = router.get(host="upstream.test", path="/v0.1/servers").mock(side_effect=self._respond)
+        self.route = router.get(host=host, path="/v0.1/servers").mock(side_effect=self._respond)
 
     def _respond(self, request: httpx.Request) -> httpx.Response:
         if self.faults:

@@ -16,7 +16,8 @@ from mirror.models import Server, ServerVersion, SyncRun, UpstreamEvent
 from mirror.services import sync_run_execute
 from mirror.upstream import format_timestamp
 from tests.factories import server_document
-from tests.mirror.conftest import RETRY_ATTEMPTS, T0, UPSTREAM
+from tests.integration.upstream_double import FakeRegistry
+from tests.mirror.conftest import RETRY_ATTEMPTS, T0, UPSTREAM, Upstream
 
 pytestmark = pytest.mark.django_db
 
@@ -746,6 +747,25 @@ def test_a_data_reset_flags_missing_servers_and_keeps_them_until_they_reappear(u
     reappeared = UpstreamEvent.objects.get(kind=UpstreamEventKind.REAPPEARED_UPSTREAM)
     assert (reappeared.server, reappeared.sync_run) == (gone, back)
     assert back.unchanged == 2 and back.created == 0
+
+
+def test_a_full_sync_against_another_upstream_flags_nothing_missing(upstream, router):
+    """`mirror_sync --full --upstream X` adds what X has; only MIRROR_UPSTREAM_URL's listing says what is gone."""
+    upstream.publish("io.github.a/main-only", "1.0.0")
+    sync_run_execute()
+    other = Upstream(router, FakeRegistry(), host="other.test")
+    other.publish("io.github.a/other-only", "1.0.0")
+
+    run = sync_run_execute(full=True, upstream_url="https://other.test")
+
+    assert (run.mode, run.outcome, run.created) == (SyncMode.FULL, SyncOutcome.SUCCEEDED, 1)
+    assert not Server.objects.filter(missing_upstream_since__isnull=False).exists()
+    assert not UpstreamEvent.objects.filter(kind=UpstreamEventKind.MISSING_UPSTREAM).exists()
+    # The configured upstream's own full listing still flags what it no longer has.
+    sync_run_execute(full=True)
+    assert list(Server.objects.filter(missing_upstream_since__isnull=False).values_list("name", flat=True)) == [
+        "io.github.a/other-only"
+    ]
 
 
 def test_a_server_whose_entries_are_all_rejected_is_not_missing(upstream):

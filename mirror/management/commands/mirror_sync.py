@@ -31,7 +31,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--full", action="store_true", help="Page the whole upstream, not only what changed.")
-        parser.add_argument("--upstream", metavar="URL", help="Upstream base URL (default: MIRROR_UPSTREAM_URL).")
+        parser.add_argument("--upstream", metavar="URL", help="Upstream base URL (default: MIRROR_UPSTREAM_URL). A full run against another upstream "
+                                 "adds and updates, but flags nothing missing upstream.")
 
     @staticmethod
     def _upstream_check(upstream: str) -> None:
