@@ -4,6 +4,7 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
+from csp.decorators import csp_update
 from django import forms
 from django.conf import settings
 from django.core.handlers.wsgi import get_script_name
@@ -38,6 +39,8 @@ CLIENT_NAMES = {"vscode": "VS Code", "claude-desktop": "Claude Desktop", "cursor
 REGISTRY_META_KEYS = {"curationState", "versionCurationState", "approvedBy", "approvedAt"}
 TEAM_KEYS = ("owningTeam", "owner", "team")
 CLASSIFICATION_KEYS = ("dataClassification", "classification")
+# Server icons are upstream's https URLs (`_icon`): these pages, and no others, may load images from any https host.
+allow_server_icons = csp_update({"img-src": ["https:"]})
 
 
 def registry_base_url(request) -> str:
@@ -70,6 +73,7 @@ class CatalogListQuery(forms.Form):
         return self.cleaned_data["q"][:MAX_SEARCH_LENGTH].strip()
 
 
+@allow_server_icons
 def catalog_list(request):
     query = CatalogListQuery(request.GET)
     if not query.is_valid():
@@ -93,6 +97,7 @@ def _catalog_list_url(**params) -> str:
     return reverse("catalog-list") + (f"?{urlencode(given)}" if given else "")
 
 
+@allow_server_icons
 def catalog_detail(request, name):
     versions = catalog_server_versions(name=name) if "\x00" not in name else []
     if not versions:

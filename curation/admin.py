@@ -855,7 +855,7 @@ class AuditEventAdmin(RegistryModelAdmin):
 
     @admin.display(description="when", ordering="at")
     def when(self, event):
-        return format_html('<span style="white-space:nowrap">{}</span>', timestamp_text(event.at))
+        return format_html('<span class="registry-nowrap">{}</span>', timestamp_text(event.at))
 
     @admin.display(description="actor (user account)")
     def actor_account(self, event):

@@ -11,27 +11,15 @@ from mirror.choices import UpstreamStatus
 from mirror.models import Server, ServerVersion
 from registry_project.env import is_http_url
 
-BADGE_COLOURS = {
-    CurationState.PENDING: ("#7a5a00", "#fff4ce"),
-    CurationState.APPROVED: ("#0b6b2e", "#dcf5e3"),
-    CurationState.BLOCKED: ("#a4161a", "#fde2e1"),
-    UpstreamStatus.ACTIVE: ("#0b6b2e", "#dcf5e3"),
-    UpstreamStatus.DEPRECATED: ("#7a5a00", "#fff4ce"),
-    UpstreamStatus.DELETED: ("#a4161a", "#fde2e1"),
-}
 BADGE_LABELS = {**dict(CurationState.choices), **dict(UpstreamStatus.choices)}
 
 
 def badge(value: str):
-    """A coloured pill for a curation state or an upstream status (escaped like everything else)."""
+    """A coloured pill for a curation state or an upstream status (escaped like everything else; the colours are
+    in registry.css)."""
     if not value:
         return "—"
-    colour, background = BADGE_COLOURS.get(value, ("#333", "#eee"))
-    return format_html(
-        '<span class="registry-badge registry-badge-{}" style="color:{};background:{};padding:1px 8px;'
-        'border-radius:9px;font-weight:600;white-space:nowrap">{}</span>',
-        value, colour, background, BADGE_LABELS.get(value, value),
-    )
+    return format_html('<span class="registry-badge registry-badge-{}">{}</span>', value, BADGE_LABELS.get(value, value))
 
 
 def http_link(url, text=None):

@@ -38,10 +38,9 @@ def pretty_json(text_or_value):
         text = json.dumps(value, indent=2, ensure_ascii=False)
     except (ValueError, RecursionError):  # not JSON, or nested deeper than the page's stack allows: as stored
         shown = text_or_value if isinstance(text_or_value, str) else "(nested too deeply to show)"
-        return format_html('<pre class="registry-json" style="white-space: pre-wrap">{}</pre>', shown)
+        return format_html('<pre class="registry-json">{}</pre>', shown)
     return format_html(
-        '<pre class="registry-json" style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', text
-    )
+        '<pre class="registry-json">{}</pre>', text)
 
 
 class ServerStatusFilter(admin.SimpleListFilter):

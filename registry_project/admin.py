@@ -10,6 +10,9 @@ from django.http import HttpResponseRedirect
 class RegistryModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose hand-edited list URLs and action posts get a message, never a 500."""
 
+    class Media:
+        css = {"all": ("admin/registry.css",)}  # badges and JSON blocks: classes, as the CSP refuses style attributes
+
     def get_changelist_instance(self, request):
         try:
             return super().get_changelist_instance(request)

@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import structlog
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from registry_project.env import (
     env_bool,
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "axes",
+    "csp",
     "mirror",
     "curation",
     "api",
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     # Outermost, so CORS and problem+json cover every /v0.1 and /v0 response, redirects included.
     "api.middleware.RegistryApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -126,6 +129,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Static files of the project's own templates (templates/): the admin's and the 500 page's stylesheets,
+# django-celery-beat's form script.
+STATICFILES_DIRS = [BASE_DIR / "registry_project" / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -142,6 +148,23 @@ SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
 # Only behind a proxy that sets X-Forwarded-Proto itself: a client could otherwise claim https.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp), defence in depth for the upstream text the admin and the catalog show:
+# scripts and styles come only from this site's files, never inline (no <script> or <style> element, no style
+# attribute), and nothing is evaluated (Swagger UI included: its start-up script is served from `docs?script=`).
+# The catalog pages add `https:` to img-src for server icons (api/catalog_views.py), the health status page its
+# own <style> (registry_project/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 # --- Mirror ---------------------------------------------------------------
 MIRROR_UPSTREAM_URL = env_registry_url("MIRROR_UPSTREAM_URL", "https://registry.modelcontextprotocol.io")

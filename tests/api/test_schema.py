@@ -139,4 +139,17 @@ def test_docs_serve_swagger_ui_from_local_assets(client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html and "cdn" not in html
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
-    assert "/openapi.json" in html
+
+
+def test_docs_load_their_start_up_script_from_a_url(client):
+    # The Content-Security-Policy runs no inline script (tests/project/test_csp.py).
+    html = client.get("/docs").content.decode()
+    assert re.findall(r"<script[^>]*>", html) == [
+        '<script src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js">',
+        '<script src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-standalone-preset.js">',
+        '<script src="/docs?script=">',
+    ]
+    assert "<style" not in html
+    script = client.get("/docs?script=")
+    assert script["Content-Type"] == "application/javascript"
+    assert 'url: "/openapi.json"' in script.content.decode()
