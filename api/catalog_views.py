@@ -27,7 +27,7 @@ from api.client_config import (
     default_source,
 )
 from api.errors import Problem, ServerNotFound, query_error
-from api.schema import problem_responses
+from api.schema import ANONYMOUS, problem_responses, ref
 from api.views import AnyAcceptNegotiation, path_value
 from curation.choices import REGISTRY_TYPES
 from registry_project.env import is_http_url
@@ -334,24 +334,6 @@ class ClientConfigQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class ClientConfigResponseSerializer(serializers.Serializer):
-    client = serializers.ChoiceField(choices=CLIENTS)
-    file = serializers.CharField(help_text="Where the client reads this configuration from.")
-    serverName = serializers.CharField()
-    version = serializers.CharField()
-    serverKey = serializers.CharField(help_text="The key of the server entry inside `config`.")
-    source = serializers.DictField(help_text="The package or remote configured: type, index and identity.")
-    config = serializers.DictField(allow_null=True, help_text="The client's configuration file content; "
-                                   "null for a package that is installed rather than configured (mcpb), and for "
-                                   "a package or remote that cannot be configured safely (`notes` says why).")
-    inputs = serializers.ListField(child=serializers.DictField(), help_text="Values the user supplies, each "
-                                   "with the reference used in `config`.")
-    launch = serializers.DictField(allow_null=True, help_text="For a package serving HTTP: the command to "
-                                   "start before connecting.")
-    download = serializers.DictField(allow_null=True, help_text="For an mcpb package: its URL and SHA-256.")
-    notes = serializers.ListField(child=serializers.CharField())
-
-
 class ClientConfigView(APIView):
     """`/v0.1/x/<namespace host>/client-config/{serverName}`: an MCP client configuration for a served server.
 
@@ -371,17 +353,18 @@ class ClientConfigView(APIView):
             "are always input references, never literal values. `serverName` is URL-encoded (`/` as `%2F`)."
         ),
         tags=["extensions"],
+        auth=ANONYMOUS,
         parameters=[
             OpenApiParameter("serverName", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="URL-encoded server name, e.g. `io.github.acme%2Fweather`."),
-            OpenApiParameter("client", OpenApiTypes.STR, enum=list(CLIENTS), required=True),
+            OpenApiParameter("client", ref("McpClient"), required=True),
             OpenApiParameter("version", OpenApiTypes.STR, description="A served version, or `latest` (default)."),
             OpenApiParameter("package", OpenApiTypes.INT, description="Index in `packages` to configure."),
             OpenApiParameter("remote", OpenApiTypes.INT, description="Index in `remotes` to configure. "
                              "Default: the first runnable package, else the first remote."),
         ],
         responses={
-            200: ClientConfigResponseSerializer,
+            200: ref("ClientConfigResponse"),
             **problem_responses(
                 s400="NUL bytes in the path or query.",
                 s404="Server not found: unknown, not served here, or no such version.",

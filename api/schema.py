@@ -1,12 +1,16 @@
 """The OpenAPI description of the registry API: components, drf-spectacular hooks and the docs page.
 
 The `/v0.1` wire format is upstream's, so its shapes are described here as JSON Schema (after
-`mcp-registry/openapi.yaml`, with what this registry adds: the org `_meta` block and problem details).
+`mcp-registry/openapi.yaml`, with what this registry adds: the org `_meta` block, problem details and the
+client-config extension). Every object or enum a client uses by name is a component, named as upstream's where
+it has one: client generators name a type after its component, and invent `ServerDetailIconsItem`-like names,
+or one class per use, for an inline schema.
 """
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
 
+from api.client_config import CLIENTS
 from api.errors import PROBLEM_CONTENT_TYPE
 from api.rendering import OFFICIAL_NAMESPACE, STATUS_MESSAGE_MAX
 from mirror.validation import SERVER_NAME_PATTERN
@@ -16,8 +20,18 @@ def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+# `extend_schema(auth=ANONYMOUS)`: no `security` on the operation. drf-spectacular's default for an anonymous view,
+# `[{}]` ("anonymous allowed"), makes client generators type every call as needing credentials.
+ANONYMOUS: list = []
+
 _DATE_TIME = {"type": "string", "format": "date-time"}
 _ANY_OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def _nullable(name: str, description: str) -> dict:
+    """The component or null: a generator types it `<name> | None` (an inline `["object", "null"]` it names
+    `…Type0`)."""
+    return {"oneOf": [ref(name), {"type": "null"}], "description": description}
 
 
 def _components() -> dict:
@@ -42,12 +56,16 @@ def _components() -> dict:
                 "version": {"type": "string", "minLength": 1},
                 "fileSha256": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
                 "runtimeHint": {"type": "string"},
-                "transport": _ANY_OBJECT,
-                "runtimeArguments": {"type": "array", "items": _ANY_OBJECT},
-                "packageArguments": {"type": "array", "items": _ANY_OBJECT},
-                "environmentVariables": {"type": "array", "items": _ANY_OBJECT},
+                "transport": ref("LocalTransport"),
+                "runtimeArguments": {"type": "array", "items": ref("Argument")},
+                "packageArguments": {"type": "array", "items": ref("Argument")},
+                "environmentVariables": {"type": "array", "items": ref("KeyValueInput")},
             },
         },
+        "LocalTransport": {**_ANY_OBJECT, "description": "How a package is reached (`stdio`, `streamable-http` or "
+                                                         "`sse`), as published."},
+        "Argument": {**_ANY_OBJECT, "description": "A `positional` or `named` argument, as published."},
+        "KeyValueInput": {**_ANY_OBJECT, "description": "An environment variable the package reads, as published."},
         "ServerDetail": {
             "description": "The server's `server.json` exactly as published upstream.",
             "type": "object",
@@ -60,29 +78,33 @@ def _components() -> dict:
                 "repository": ref("Repository"),
                 "version": {"type": "string", "maxLength": 255, "example": "1.0.2"},
                 "websiteUrl": {"type": "string", "format": "uri"},
-                "icons": {"type": "array", "items": {
-                    "type": "object", "required": ["src"],
-                    "properties": {
-                        "src": {"type": "string", "format": "uri", "maxLength": 255},
-                        "mimeType": {"type": "string", "enum": ["image/png", "image/jpeg", "image/jpg",
-                                                                "image/svg+xml", "image/webp"]},
-                        "sizes": {"type": "array", "items": {"type": "string", "pattern": r"^(\d+x\d+|any)$"}},
-                        "theme": {"type": "string", "enum": ["light", "dark"]},
-                    },
-                }},
+                "icons": {"type": "array", "items": ref("Icon")},
                 "$schema": {"type": "string", "format": "uri"},
                 "packages": {"type": "array", "items": ref("Package")},
-                "remotes": {"type": "array", "items": {
-                    "type": "object", "required": ["type", "url"],
-                    "properties": {"type": {"type": "string", "enum": ["streamable-http", "sse"]},
-                                   "url": {"type": "string"}},
-                }},
+                "remotes": {"type": "array", "items": ref("RemoteTransport")},
                 "_meta": {
                     "type": "object",
-                    "properties": {"io.modelcontextprotocol.registry/publisher-provided": _ANY_OBJECT},
+                    "properties": {"io.modelcontextprotocol.registry/publisher-provided": ref("PublisherProvidedMeta")},
                 },
             },
         },
+        "Icon": {
+            "type": "object",
+            "required": ["src"],
+            "properties": {
+                "src": {"type": "string", "format": "uri", "maxLength": 255},
+                "mimeType": {"type": "string", "enum": ["image/png", "image/jpeg", "image/jpg",
+                                                        "image/svg+xml", "image/webp"]},
+                "sizes": {"type": "array", "items": {"type": "string", "pattern": r"^(\d+x\d+|any)$"}},
+                "theme": {"type": "string", "enum": ["light", "dark"]},
+            },
+        },
+        "RemoteTransport": {
+            "type": "object",
+            "required": ["type", "url"],
+            "properties": {"type": {"type": "string", "enum": ["streamable-http", "sse"]}, "url": {"type": "string"}},
+        },
+        "PublisherProvidedMeta": {**_ANY_OBJECT, "description": "The publisher's own metadata, as published."},
         "OfficialMeta": {
             "description": "Registry-managed facts, as upstream, about the entry in THIS registry.",
             "type": "object",
@@ -104,13 +126,14 @@ def _components() -> dict:
             "description": f"This organisation's curation data, under `_meta[\"{settings.REGISTRY_META_NAMESPACE}\"]`.",
             "type": "object",
             "properties": {
-                "curationState": {"type": "string", "enum": ["pending", "approved", "blocked"]},
-                "versionCurationState": {"type": "string", "enum": ["pending", "approved", "blocked"]},
+                "curationState": ref("CurationState"),
+                "versionCurationState": ref("CurationState"),
                 "approvedBy": {"type": "string"},
                 "approvedAt": {"type": ["string", "null"], "format": "date-time"},
             },
             "additionalProperties": True,
         },
+        "CurationState": {"type": "string", "enum": ["pending", "approved", "blocked"]},
         "ServerResponse": {
             "type": "object",
             "required": ["server", "_meta"],
@@ -168,6 +191,36 @@ def _components() -> dict:
             "properties": {"version": {"type": "string"}, "git_commit": {"type": "string"},
                            "build_time": {"type": "string"}},
         },
+        "McpClient": {
+            "description": "An MCP client whose configuration the client-config extension writes.",
+            "type": "string",
+            "enum": list(CLIENTS),
+        },
+        "ClientConfigResponse": {
+            "type": "object",
+            "required": ["client", "file", "serverName", "version", "serverKey", "source", "config", "inputs",
+                         "launch", "download", "notes"],
+            "properties": {
+                "client": ref("McpClient"),
+                "file": {"type": "string", "description": "Where the client reads this configuration from."},
+                "serverName": {"type": "string"},
+                "version": {"type": "string"},
+                "serverKey": {"type": "string", "description": "The key of the server entry inside `config`."},
+                "source": {**_ANY_OBJECT, "description": "The package or remote configured: type, index and identity."},
+                "config": _nullable("ClientConfigFile", "The client's configuration file content; null for a "
+                                    "package that is installed rather than configured (mcpb), and for a package or "
+                                    "remote that cannot be configured safely (`notes` says why)."),
+                "inputs": {"type": "array", "items": _ANY_OBJECT,
+                           "description": "Values the user supplies, each with the reference used in `config`."},
+                "launch": _nullable("LaunchCommand", "For a package serving HTTP: the command to start before "
+                                                     "connecting."),
+                "download": _nullable("PackageDownload", "For an mcpb package: its URL and SHA-256."),
+                "notes": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "ClientConfigFile": {**_ANY_OBJECT, "description": "The client's configuration file content."},
+        "LaunchCommand": {**_ANY_OBJECT, "description": "A command to start before the client connects."},
+        "PackageDownload": {**_ANY_OBJECT, "description": "A package to download and verify rather than configure."},
     }
 
 

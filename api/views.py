@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from api.cursors import Cursor, cursor_encode
 from api.errors import NUL_BYTES, Problem, ServerNotFound
 from api.rendering import compact_json, server_list_body, server_response_body
-from api.schema import problem_responses, ref
+from api.schema import ANONYMOUS, problem_responses, ref
 from api.selectors import listing_lookup, listing_page, listing_versions
 from api.serializers import IncludeDeletedQuerySerializer, ServerListQuerySerializer
 
@@ -66,7 +66,7 @@ def path_value(value: str) -> str:
 
 class ServerListApi(RegistryApi):
     @extend_schema(
-        operation_id="listServers", tags=["servers"], summary="List MCP servers",
+        operation_id="listServers", tags=["servers"], auth=ANONYMOUS, summary="List MCP servers",
         description="Served entries ordered by name then version, keyset-paged. With `updated_since` or "
                     "`include_deleted=true`, versions withdrawn from this registry come back as `deleted` tombstones, "
                     "and entries are ordered by `updatedAt` first, so that a change made during a walk comes later "
@@ -94,7 +94,8 @@ class ServerListApi(RegistryApi):
 
 class ServerVersionsApi(RegistryApi):
     @extend_schema(
-        operation_id="listServerVersions", tags=["servers"], summary="List the served versions of a server",
+        operation_id="listServerVersions", tags=["servers"], auth=ANONYMOUS,
+        summary="List the served versions of a server",
         description="Newest publication first, unpaged.",
         parameters=[SERVER_NAME, IncludeDeletedQuerySerializer],
         responses={200: OpenApiResponse(ref("ServerList"), description="The server's versions"), **_LOOKUP_ERRORS},
@@ -109,7 +110,8 @@ class ServerVersionsApi(RegistryApi):
 
 class ServerVersionApi(RegistryApi):
     @extend_schema(
-        operation_id="getServerVersion", tags=["servers"], summary="Get one served version of a server",
+        operation_id="getServerVersion", tags=["servers"], auth=ANONYMOUS,
+        summary="Get one served version of a server",
         description="`latest` is the latest among the versions this registry serves; with `include_deleted=true` "
                     "and none served, the latest of its `deleted` tombstones.",
         parameters=[SERVER_NAME, VERSION, IncludeDeletedQuerySerializer],
@@ -129,19 +131,21 @@ def _small_json(value: dict) -> HttpResponse:
 
 
 class HealthApi(RegistryApi):
-    @extend_schema(operation_id="health", tags=["meta"], summary="Liveness", responses={200: ref("Health")})
+    @extend_schema(operation_id="health", tags=["meta"], auth=ANONYMOUS, summary="Liveness",
+                   responses={200: ref("Health")})
     def get(self, request):
         return _small_json({"status": "ok"})
 
 
 class PingApi(RegistryApi):
-    @extend_schema(operation_id="ping", tags=["meta"], summary="Ping", responses={200: ref("Pong")})
+    @extend_schema(operation_id="ping", tags=["meta"], auth=ANONYMOUS, summary="Ping", responses={200: ref("Pong")})
     def get(self, request):
         return _small_json({"pong": True})
 
 
 class VersionApi(RegistryApi):
-    @extend_schema(operation_id="version", tags=["meta"], summary="Build information", responses={200: ref("Version")})
+    @extend_schema(operation_id="version", tags=["meta"], auth=ANONYMOUS, summary="Build information",
+                   responses={200: ref("Version")})
     def get(self, request):
         return _small_json({
             "version": settings.REGISTRY_VERSION,
