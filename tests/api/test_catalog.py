@@ -303,7 +303,10 @@ def test_a_crash_gets_the_catalog_500_page(client, settings, monkeypatch):
     client.raise_request_exception = False
     response = client.get("/")
     assert response.status_code == 500
-    assert "Something went wrong" in response.content.decode()
+    html = response.content.decode()
+    assert "Something went wrong" in html
+    # Its styles come from a file: the Content-Security-Policy applies no inline <style>.
+    assert "<style" not in html and '<link rel="stylesheet" href="/static/server_error.css">' in html
 
 
 def test_registry_api_errors_stay_problem_json(client, settings):
