@@ -8,7 +8,8 @@ How values are chosen, for every argument, environment variable, header and URL 
 - a fixed `value` is used as published, its `{variables}` substituted;
 - a secret, or a required input without a fixed value, becomes a client *input*: the config
   holds a reference, never a made-up value that could pass for a real one;
-- an optional input with a `default` uses the default; an optional one without is left out.
+- an optional input with a `default` uses the default; an optional one without is left out, unless the
+  package's URL names it (`http://localhost:{port}/mcp`): then it is asked for, as a required one.
 
 What is refused (the answer then has no config, and a note says why):
 
@@ -305,12 +306,13 @@ class _Inputs:
 
 
 def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool = False,
-             in_secret: bool = False) -> str | None:
+             in_secret: bool = False, needed: bool = False) -> str | None:
     """The value for one Input object, or None when an optional one is left out.
 
     `in_secret`: the value is part of a secret's value (`Bearer {token}`), so an input asked for it is secret.
     `in_template`: `spec` is a template's variable, an Input without variables of its own (per the schema),
     so its value is used as written.
+    `needed`: a template names it (a package's URL), so an optional one is asked for rather than left out.
     """
     value = _text(spec.get("value"))
     if value is not None and in_template:
@@ -324,7 +326,7 @@ def _resolve(spec: dict, wanted_id: str, inputs: _Inputs, *, in_template: bool =
     if default is not None:
         return default
     # A variable that a template names must get a value: ask for it.
-    return inputs.reference(wanted_id, spec, required=True, secret=in_secret) if in_template else None
+    return inputs.reference(wanted_id, spec, required=True, secret=in_secret) if in_template or needed else None
 
 
 def _substitute(template: str, variables: dict, inputs: _Inputs, *, in_secret: bool = False) -> str:
@@ -359,17 +361,19 @@ def _expand(template: str, value_for) -> str:
     return _TEMPLATE_VARIABLE.sub(replace, template)
 
 
-def _argument_values(arguments: list, inputs: _Inputs, notes: list[str], resolved: dict[str, str]) -> list[str]:
+def _argument_values(arguments: list, inputs: _Inputs, notes: list[str], resolved: dict[str, str],
+                     url_names: frozenset[str]) -> list[str]:
+    """The arguments' values in order; `url_names`: what the package's URL names, and so needs a value."""
     args: list[str] = []
     for position, argument in enumerate(arguments, start=1):
         if not isinstance(argument, dict):
             continue
         if argument.get("type") == "named":
-            args.extend(_named_argument(argument, inputs, notes, resolved))
+            args.extend(_named_argument(argument, inputs, notes, resolved, url_names))
             continue
         hint = _text(argument.get("valueHint"))
         label = hint or f"argument_{position}"
-        value = _resolve(argument, label, inputs)
+        value = _resolve(argument, label, inputs, needed=hint in url_names)
         if value is None:
             notes.append(f"Optional argument {label!r} is left out; add it to args if you need it.")
             continue
@@ -381,14 +385,16 @@ def _argument_values(arguments: list, inputs: _Inputs, notes: list[str], resolve
     return args
 
 
-def _named_argument(argument: dict, inputs: _Inputs, notes: list[str], resolved: dict[str, str]) -> list[str]:
+def _named_argument(argument: dict, inputs: _Inputs, notes: list[str], resolved: dict[str, str],
+                    url_names: frozenset[str]) -> list[str]:
     name = _text(argument.get("name"))
     if not name:
         notes.append("A named argument without a name was skipped.")
         return []
     label = name.lstrip("-").rstrip("=") or name
+    needed = bool({label, name} & url_names)
     has_value = any(argument.get(k) is not None for k in ("value", "default")) or argument.get("isRequired") \
-        or argument.get("isSecret")
+        or argument.get("isSecret") or needed
     if argument.get("format") == "boolean":
         value = _text(argument.get("value")) or _text(argument.get("default"))
         if value is None and (argument.get("isRequired") or argument.get("isSecret")):
@@ -405,7 +411,7 @@ def _named_argument(argument: dict, inputs: _Inputs, notes: list[str], resolved:
     if not has_value and not takes_value:
         # A bare flag: `--verbose`.
         return [name]
-    value = _resolve(argument, label, inputs)
+    value = _resolve(argument, label, inputs, needed=needed)
     if value is None:
         notes.append(f"Optional argument {name!r} is left out; add it to args if you need it.")
         return []
@@ -420,12 +426,13 @@ def _named_argument(argument: dict, inputs: _Inputs, notes: list[str], resolved:
     return [name + value] if name.endswith("=") else [name, value]
 
 
-def _key_values(items: list, inputs: _Inputs, notes: list[str], what: str) -> dict[str, str]:
+def _key_values(items: list, inputs: _Inputs, notes: list[str], what: str,
+                url_names: frozenset[str] = frozenset()) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in items:
         if not isinstance(item, dict) or not _text(item.get("name")):
             continue
-        value = _resolve(item, item["name"], inputs)
+        value = _resolve(item, item["name"], inputs, needed=item["name"] in url_names)
         if value is None:
             notes.append(f"Optional {what} {item['name']!r} is not set.")
             continue
@@ -470,11 +477,15 @@ def _package_launch(package: dict, inputs: _Inputs) -> Launch:
     if hint and hint != runtime:
         notes.append(f"runtimeHint {hint!r} is not a launcher for {registry_type} packages; using {runtime}.")
     launcher = _LAUNCHERS[runtime]
-    env = _key_values(_list(package.get("environmentVariables")), inputs, notes, "environment variable")
+    transport_type = transport.get("type", "stdio")
+    serves_http = transport_type in ("streamable-http", "sse")
+    # In a package, URL variables name the package's arguments and environment variables.
+    url_names = frozenset(_TEMPLATE_VARIABLE.findall(str(transport.get("url", "")))) if serves_http else frozenset()
+    env = _key_values(_list(package.get("environmentVariables")), inputs, notes, "environment variable", url_names)
     resolved.update(env)
 
     args = list(launcher.leading)
-    args += _argument_values(_list(package.get("runtimeArguments")), inputs, notes, resolved)
+    args += _argument_values(_list(package.get("runtimeArguments")), inputs, notes, resolved, url_names)
     if runtime in _CONTAINER_RUNTIMES:
         for name in env:
             args += ["-e", name]
@@ -484,7 +495,7 @@ def _package_launch(package: dict, inputs: _Inputs) -> Launch:
     else:
         spec = launcher.spec.format(identifier=identifier, version=version) if version else identifier
     args.append(spec)
-    package_args = _argument_values(_list(package.get("packageArguments")), inputs, notes, resolved)
+    package_args = _argument_values(_list(package.get("packageArguments")), inputs, notes, resolved, url_names)
     if runtime == "dnx":
         args.append("--yes")
         if package_args:
@@ -492,10 +503,8 @@ def _package_launch(package: dict, inputs: _Inputs) -> Launch:
     args += package_args
 
     launch = Launch(kind="stdio", command=launcher.command, args=args, env=env, notes=notes)
-    transport_type = transport.get("type", "stdio")
-    if transport_type in ("streamable-http", "sse"):
+    if serves_http:
         launch.kind = "http" if transport_type == "streamable-http" else "sse"
-        # In a package, URL variables name the package's arguments and environment variables.
         launch.url = _expand(str(transport.get("url", "")), resolved.get)
         launch.headers = _key_values(_list(transport.get("headers")), inputs, notes, "header")
         notes.append("This package serves over HTTP: start it with the command in `launch`, then connect "

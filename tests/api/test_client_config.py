@@ -244,6 +244,29 @@ def test_package_serving_http_is_started_then_connected(transport, vscode_type):
     assert ("--transport" in args) == (transport == "sse")
 
 
+@pytest.mark.parametrize("argument_or_variable", [
+    {"packageArguments": [{"type": "named", "name": "--port", "format": "number"}]},
+    {"packageArguments": [{"type": "named", "name": "--port"}]},  # without a format it would be a bare flag
+    {"packageArguments": [{"type": "positional", "valueHint": "port"}]},
+    {"environmentVariables": [{"name": "port", "description": "Port to listen on"}]},
+])
+def test_an_optional_value_the_package_url_names_is_asked_for_not_left_out(argument_or_variable):
+    """Left out, the URL would keep a literal `{port}` that no client can connect to."""
+    document = package_doc(registryType="npm", identifier="@acme/http", version="1.0.0",
+                           transport={"type": "streamable-http", "url": "http://localhost:{port}/mcp"},
+                           **argument_or_variable)
+    result = build(document)
+    port = vscode_ref("port")
+    assert entry(result) == {"type": "http", "url": f"http://localhost:{port}/mcp"}
+    assert vscode_inputs(result)["port"]["type"] == "promptString"
+    launched = result["launch"]
+    if "environmentVariables" in argument_or_variable:
+        assert launched["env"] == {"port": port}
+    else:
+        assert launched["args"][-2:] in (["--port", port], ["@acme/http@1.0.0", port])
+    assert not any("left out" in note or "is not set" in note for note in result["notes"])
+
+
 REMOTES = server_document(NAME, "1.2.0", packages=[], remotes=[
     {
         "type": "streamable-http", "url": "https://{tenant}.weather.example.com/mcp",
