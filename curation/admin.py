@@ -552,10 +552,11 @@ class ServerAdmin(MirrorServerAdmin):
                 current_state=current_state,
                 can_decide=self.has_decide_permission(request),
                 can_edit_meta=request.user.has_perm(SERVER_META_PERMISSION),
-                decision_form=DecisionForm(initial={"expected_state": current_state}),
+                # One page, three forms, each with a `reason`: ids of their own, so each label names its field.
+                decision_form=DecisionForm(initial={"expected_state": current_state}, auto_id="decision_%s"),
                 version_policy=version_policy,
-                policy_form=VersionPolicyForm(initial={"policy": version_policy}),
-                meta_form=MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {})),
+                policy_form=VersionPolicyForm(initial={"policy": version_policy}, auto_id="policy_%s"),
+                meta_form=MetaForm(initial=MetaForm.initial_text(curation.meta if curation else {}), auto_id="meta_%s"),
                 meta_json=pretty_json(curation.meta if curation else {}),
                 can_view_audit=can_view_audit,
                 audit_events=(AuditEvent.objects.filter(server_name=server.name).defer("before", "after")[:50]

@@ -164,6 +164,17 @@ def test_a_meta_edit_from_an_editor_opened_before_another_edit_is_refused_not_lo
     assert 'name="expected_meta"' in change_page
 
 
+def test_the_server_page_forms_label_each_field_of_their_own(curator_client):
+    """Three forms on one page each have a `reason`: shared ids would tie every label to the first one."""
+    server = make_server("io.github.acme/one")
+    html = curator_client.get(reverse("admin:mirror_server_change", args=[server.pk])).content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert {"decision_reason", "policy_reason", "meta_reason", "meta_meta"} <= set(ids)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    for field_id in re.findall(r'<label for="([^"]+)"', html):
+        assert field_id in ids
+
+
 def test_per_version_meta(curator_client):
     server = make_server("io.github.acme/one", ("1.0.0", "2.0.0"))
     version = server.versions.get(version="2.0.0")
